@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a machine with only Python, pip and make:
+#   make demo   — build .venv from uv.lock, then run the whole chain on a synthetic province
+#   make test   — build .venv from uv.lock, then lint, type-check and run the tests
+PYTHON ?= python3
+VENV   := .venv
+UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: demo test test-fast lint bench clean
+
+# uv itself, installed with pip into a private folder when the machine has none.
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+# The project environment, exactly as locked.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/ami demo
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest
+
+test-fast: $(VENV)/.synced
+	$(VENV)/bin/pytest -m "not slow"
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.run
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache

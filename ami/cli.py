@@ -1,0 +1,276 @@
+"""The ``ami`` command line (stable contract: DESIGN.md "Command-line contract").
+
+Every failure ends in one line on stderr that says what is wrong and what to do, and a
+non-zero exit code: 1 for bad data or a failed run, 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ami.errors import AmiError, ConfigError
+
+try:  # typer ≥ 0.24 vendors click; older releases use the click package
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exc  # type: ignore[no-redef]
+from ami.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="ami", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="AMI meter data pipeline and loss analytics (Lạng Sơn, EVNNPC).",
+)
+anomalies_app = typer.Typer(no_args_is_help=True, help="Theft and waste detection.")
+report_app = typer.Typer(no_args_is_help=True, help="Reports to Sở Công Thương.")
+app.add_typer(anomalies_app, name="anomalies")
+app.add_typer(report_app, name="report")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    """A rich progress display for long steps."""
+    return Progress(TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+def _log_path(settings: Settings, name: str) -> Path:
+    """A fresh log file under ``data/logs``."""
+    folder = settings.data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.log"
+    path.write_text("", encoding="utf-8")
+    return path
+
+
+@app.command()
+def demo(
+    meters: Annotated[int, typer.Option(min=1, help="Customer meters in the province.")] = 3000,
+    days: Annotated[int, typer.Option(min=1, max=800, help="Days of data.")] = 61,
+    start: Annotated[str, typer.Option(help="First local day, YYYY-MM-DD.")] = "2026-09-01",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic province.")] = 42,
+) -> None:
+    """Generate a synthetic province and run the whole chain through the Airflow DAGs."""
+    from ami.orchestrate import CHAIN, run_dags
+    from ami.summary import print_summary
+    from ami.synth import ProvinceSpec, generate_province
+
+    settings = get_settings()
+    first = _parse_day(start)
+    spec = ProvinceSpec(meters=meters, start=first, days=days, seed=seed)
+    began = time.monotonic()
+    with _progress() as progress:
+        gen = progress.add_task("Sinh dữ liệu tỉnh mẫu (synthetic province)", total=days)
+        summary = generate_province(
+            spec, Path(settings.landing), settings.truth_dir,
+            progress=lambda done, total: progress.update(gen, completed=done, total=total),
+        )
+        month = _last_full_month(first, days)
+        steps = progress.add_task("Chạy các DAG Airflow", total=len(CHAIN))
+        log = _log_path(settings, "demo")
+
+        def on_step(state: str, dag_id: str) -> None:
+            if state == "start":
+                progress.update(steps, description=f"DAG {dag_id}")
+            elif state == "done":
+                progress.advance(steps)
+
+        run_dags(list(CHAIN), {"ami_ingest": {"landing": str(settings.landing)},
+                               "ami_monthly_report": {"month": month}},
+                 settings=settings, log=log, on_step=on_step)
+    print_summary(console, month=month, settings=settings, generation=summary,
+                  seconds=time.monotonic() - began)
+
+
+@app.command()
+def ingest(
+    landing: Annotated[str, typer.Option(help="Landing zone folder or URL.")],
+    airflow: Annotated[bool, typer.Option(help="Run through the Airflow DAGs.")] = False,
+) -> None:
+    """Load new landing-zone files into bronze → silver → gold."""
+    from ami.orchestrate import run_chain_direct, run_dags
+    from pipelines.filedrop.helpers import list_landing
+
+    settings = get_settings()
+    files = list_landing(landing)  # fails early, before anything is written
+    if not files:
+        raise ConfigError(f"landing folder {landing} holds no meters*/readings* files",
+                          fix="drop head-end exports (CSV, CSV.gz or Parquet) into it")
+    if airflow:
+        run_dags(["ami_ingest", "ami_vee", "ami_losses"], {"ami_ingest": {"landing": landing}},
+                 settings=settings, log=_log_path(settings, "ingest"))
+        console.print("[green]Xong[/]: chạy qua các DAG ami_ingest → ami_vee → ami_losses")
+        return
+    with _progress() as progress:
+        result = run_chain_direct(landing, settings=settings, progress=progress)
+    table = Table(title="Đối soát lần nạp (load reconciliation)")
+    for column in ("file", "status", "rows seen", "rows loaded", "reason"):
+        table.add_column(column)
+    for f in result.files:
+        table.add_row(f.name, f.status, str(f.rows_seen), str(f.rows_loaded), f.reason or "")
+    console.print(table)
+    console.print(f"load {result.load_id}: {result.rows_seen} rows seen = "
+                  f"{result.rows_loaded} loaded + 0 dropped; "
+                  f"{len(result.quarantined)} file(s) quarantined")
+
+
+@app.command()
+def losses(
+    month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
+    level: Annotated[str, typer.Option(help="transformer|feeder|branch|province")] = "transformer",
+    out: Annotated[Path | None, typer.Option(help="Output .csv, .parquet or .xlsx.")] = None,
+    top: Annotated[int, typer.Option(help="Rows shown in the terminal.")] = 15,
+) -> None:
+    """Energy balance and loss per node for a month, with the gap to 6 % and 3 %."""
+    from models.losses import read_losses
+    from reports.files import write_frame
+
+    settings = get_settings()
+    frame = read_losses(month, level, settings=settings)
+    if out is not None:
+        write_frame(frame, out)
+    table = Table(title=f"Tổn thất điện năng {month} — cấp {level}")
+    for column in ("node", "điện nhận kWh", "tổn thất kWh", "tỷ lệ %", "thiếu để về 6 % kWh",
+                   "thiếu để về 3 % kWh", "đo đếm %", "tin cậy"):
+        table.add_column(column, justify="right")
+    for row in frame.head(top).iter_rows(named=True):
+        table.add_row(
+            row["node_id"], f"{row['energy_in_kwh']:,.0f}", _num(row["loss_kwh"]),
+            _num(row["loss_pct"], 2), _num(row["gap_to_target_kwh"]),
+            _num(row["gap_to_stretch_kwh"]), f"{100 * row['measured_share']:.1f}",
+            "có" if row["reliable"] else "không")
+    console.print(table)
+    if out is not None:
+        console.print(f"{frame.height} rows written to {out}")
+
+
+@anomalies_app.command("score")
+def anomalies_score(
+    readings: Annotated[Path, typer.Option(help="Interval readings, .csv or .parquet.")],
+    out: Annotated[Path, typer.Option(help="Output .csv or .parquet.")],
+    meters: Annotated[Path | None, typer.Option(help="Meters and customers (optional).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="Inspection outcomes (optional).")] = None,
+) -> None:
+    """Rank meters by how suspicious their readings are (theft or waste)."""
+    from models.anomaly.jobs import score_files
+
+    frame = score_files(readings, meters, labels, out, settings=get_settings())
+    console.print(f"{frame.height} meters scored → {out}")
+
+
+@app.command()
+def savings(
+    month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option(help="Output .csv or .parquet.")],
+    lighting_out: Annotated[Path | None, typer.Option(help="Per lighting meter.")] = None,
+) -> None:
+    """Consumption per customer group against the same month last year and the target."""
+    from models.savings import group_savings, lighting_compliance
+    from reports.files import write_frame
+
+    settings = get_settings()
+    frame = group_savings(month, settings=settings)
+    write_frame(frame, out)
+    console.print(f"{frame.height} customer groups → {out}")
+    if lighting_out is not None:
+        lights = lighting_compliance(month, settings=settings)
+        write_frame(lights, lighting_out)
+        console.print(f"{lights.height} lighting meters → {lighting_out}")
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
+    deliver: Annotated[bool, typer.Option(help="Deliver through the configured channel.")] = False,
+) -> None:
+    """Build the monthly report to Sở Công Thương (xlsx, JSON, CSV)."""
+    from reports.monthly.from_warehouse import build_from_warehouse
+
+    paths = build_from_warehouse(month, settings=get_settings(), deliver=deliver)
+    console.print(f"Báo cáo tháng {month}: {paths.workbook}")
+
+
+@app.command("synth")
+def synth(
+    landing: Annotated[Path, typer.Option(help="Landing folder to write.")],
+    truth: Annotated[Path, typer.Option(help="Ground-truth folder to write.")],
+    meters: Annotated[int, typer.Option(min=1)] = 3000,
+    days: Annotated[int, typer.Option(min=1)] = 61,
+    start: Annotated[str, typer.Option()] = "2026-09-01",
+    seed: Annotated[int, typer.Option()] = 42,
+    file_format: Annotated[str, typer.Option("--format", help="csv, csv.gz or parquet")] = "csv.gz",
+) -> None:
+    """Write a synthetic province (landing zone + ground truth) without running the chain."""
+    from ami.synth import ProvinceSpec, generate_province
+
+    spec = ProvinceSpec(meters=meters, start=_parse_day(start), days=days, seed=seed,
+                        file_format=file_format)
+    with _progress() as progress:
+        task = progress.add_task("Sinh dữ liệu", total=days)
+        result = generate_province(spec, landing, truth, progress=lambda d, t: progress.update(
+            task, completed=d, total=t))
+    console.print(result)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    """A number for the terminal, or a dash when absent."""
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _parse_day(text: str) -> date:
+    """A YYYY-MM-DD option value."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a date", fix="write YYYY-MM-DD, e.g. 2026-09-01") \
+            from None
+
+
+def _last_full_month(first: date, days: int) -> str:
+    """The last calendar month fully covered by ``days`` days from ``first`` (or the last)."""
+    from datetime import timedelta
+
+    last = first + timedelta(days=days - 1)
+    following = last + timedelta(days=1)
+    if following.month != last.month:
+        return f"{last:%Y-%m}"
+    previous = last.replace(day=1) - timedelta(days=1)
+    return f"{previous:%Y-%m}" if previous >= first else f"{last:%Y-%m}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command, turning every error into one clear line."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="ami", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err.print("ami: aborted")
+        return 130
+    except click_exc.UsageError as exc:
+        err.print(f"ami: error: {exc.format_message()} (run `ami --help` for the options)",
+                  markup=False, highlight=False)
+        return 2
+    except click_exc.ClickException as exc:
+        err.print(f"ami: error: {exc.format_message()}", markup=False, highlight=False)
+        return 2
+    except AmiError as exc:
+        err.print(f"ami: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

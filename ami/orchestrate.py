@@ -1,0 +1,129 @@
+"""Start the project's chain: through the Airflow DAGs (subprocess) or directly.
+
+The embedded default runs the DAGs with ``python -m dags.runner`` on a SQLite metadata
+database under ``settings.airflow_home``; this module prepares that environment and
+reports the runner's ``AMI-STEP`` lines. It never imports Airflow itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ami.errors import AmiError, TerminalError
+from ami.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from pipelines.ingest import IngestResult
+
+#: The DAGs of the whole chain, in the order assets would trigger them.
+CHAIN = ("ami_ingest", "ami_vee", "ami_losses", "ami_anomalies", "ami_monthly_report")
+
+
+def airflow_env(*, settings: Settings) -> dict[str, str]:
+    """Environment of the embedded Airflow: SQLite metadata, our DAG folder, no examples."""
+    import dags
+
+    home = settings.airflow_home.resolve()
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(dags.__file__).parent),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AMI_RUNNER_ERROR_FILE": str(home / "last_error.json"),
+        # The DAG tasks read the same settings as this process.
+        **{f"AMI_{k.upper()}": _text(v) for k, v in settings.model_dump().items()},
+    })
+    return env
+
+
+def _text(value: object) -> str:
+    """A setting as the environment text pydantic-settings reads back."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[no-any-return, union-attr]
+    return str(value)
+
+
+def _airflow_bin() -> str:
+    """The ``airflow`` executable of this interpreter's environment."""
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def ensure_metadata_db(*, settings: Settings, log: Path) -> None:
+    """Create or upgrade the SQLite metadata database (idempotent)."""
+    home = settings.airflow_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / ".migrated"
+    if marker.exists() and (home / "airflow.db").exists():
+        return
+    with open(log, "a", encoding="utf-8") as out:
+        done = subprocess.run([_airflow_bin(), "db", "migrate"], env=airflow_env(settings=settings),
+                              stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise TerminalError(f"Airflow could not create its database in {home}",
+                            fix=f"read {log}; delete {home} and run again")
+    marker.write_text("ok\n", encoding="utf-8")
+
+
+def run_dags(
+    dag_ids: list[str], conf: dict[str, dict[str, object]], *, settings: Settings, log: Path,
+    on_step: Callable[[str, str], None] | None = None,
+) -> None:
+    """Run DAGs one after the other through ``dags.runner``; raise on the first failure."""
+    ensure_metadata_db(settings=settings, log=log)
+    cmd = [sys.executable, "-m", "dags.runner", *dag_ids, "--conf", json.dumps(conf)]
+    with open(log, "a", encoding="utf-8") as out:
+        proc = subprocess.Popen(cmd, env=airflow_env(settings=settings), stdout=subprocess.PIPE,
+                                stderr=out, text=True, encoding="utf-8")
+        assert proc.stdout is not None
+        failure = None
+        for line in proc.stdout:
+            out.write(line)
+            if line.startswith("AMI-STEP "):
+                parts = line.rstrip("\n").split(" ", 3)
+                state, dag_id = parts[1], parts[2]
+                if state == "failed":
+                    failure = f"{dag_id}: {parts[3] if len(parts) > 3 else 'failed'}"
+                if on_step:
+                    on_step(state, dag_id)
+        code = proc.wait()
+    if code != 0 or failure:
+        raise AmiError(f"DAG run failed — {failure or f'runner exit code {code}'}",
+                       fix=f"full log: {log}")
+
+
+def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None
+                     ) -> IngestResult:
+    """The ingest → VEE → gold chain in this process, the same calls the DAGs make."""
+    from models.balances import build_day, build_month, months_of, pending_gold_days
+    from pipelines.ingest import ingest_landing
+    from quality.meters import build_meters
+    from quality.vee import pending_days, vee_day
+
+    result = ingest_landing(landing, settings=settings)
+    build_meters(settings=settings)
+    steps: list[tuple[str, Callable[..., list[str]], Callable[..., object]]] = [
+        ("VEE (bronze → silver)", pending_days, vee_day),
+        ("Cân bằng ngày (silver → gold)", pending_gold_days, build_day),
+    ]
+    for label, pending, step in steps:
+        days = pending(settings=settings)
+        task = progress.add_task(label, total=len(days)) if progress else None
+        for day in days:
+            step(day, settings=settings)
+            if progress and task is not None:
+                progress.advance(task)
+        if step is build_day:
+            for month in months_of(days):
+                build_month(month, settings=settings)
+    return result

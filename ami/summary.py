@@ -1,0 +1,71 @@
+"""The short summary ``ami demo`` prints: losses per branch, top suspicious meters, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from ami.settings import Settings
+from models.losses import read_losses
+from warehouse import Warehouse
+
+
+def print_summary(console: Console, *, month: str, settings: Settings, generation: Any,
+                  seconds: float) -> None:
+    """Print the demo's outcome for people (Vietnamese labels, figures from gold)."""
+    branches = read_losses(month, "branch", settings=settings)
+    province = read_losses(month, "province", settings=settings)
+    table = Table(title=f"Tổn thất điện năng tháng {month} theo Điện lực (mục tiêu "
+                        f"< {settings.loss_target_pct:g} %, phấn đấu {settings.loss_stretch_pct:g} %)")
+    for column in ("Điện lực", "Điện nhận kWh", "Tổn thất kWh", "Tỷ lệ %", f"≤ {settings.loss_target_pct:g} %",
+                   f"≤ {settings.loss_stretch_pct:g} %", "Đo đếm %"):
+        table.add_column(column, justify="right")
+    for row in pl.concat([branches.sort("node_id"), province]).iter_rows(named=True):
+        pct = row["loss_pct"]
+        table.add_row(
+            "Toàn tỉnh" if row["level"] == "province" else row["node_id"],
+            f"{row['energy_in_kwh']:,.0f}", f"{row['loss_kwh']:,.0f}",
+            "—" if pct is None else f"{pct:.2f}",
+            _mark(pct, settings.loss_target_pct), _mark(pct, settings.loss_stretch_pct),
+            f"{100 * row['measured_share']:.1f}",
+        )
+    console.print(table)
+
+    warehouse = Warehouse.at(settings.warehouse)
+    scores = warehouse.scan("anomaly_scores").collect().sort("rank").head(settings.anomaly_top_n)
+    truth = _truth_labels(settings.truth_dir)
+    top = Table(title=f"{settings.anomaly_top_n} công tơ nghi vấn nhất (most suspicious meters)")
+    for column in ("#", "Công tơ", "Nhóm", "Điểm", "kWh/tháng chưa ghi", "Lý do",
+                   "Dữ liệu mẫu (truth)"):
+        top.add_column(column)
+    for row in scores.iter_rows(named=True):
+        top.add_row(str(row["rank"]), row["meter_id"], row.get("customer_group") or "",
+                    f"{row['score']:.2f}", f"{row['est_unbilled_kwh_month']:,.0f}",
+                    row["reasons"], truth.get(row["meter_id"], "sạch (clean)"))
+    console.print(top)
+    report = settings.reports_dir / f"bao-cao-thang-{month}.xlsx"
+    console.print(f"Báo cáo tháng gửi Sở Công Thương: [bold]{report.resolve()}[/]")
+    console.print(f"Dữ liệu: {generation.customers:,} công tơ khách hàng, "
+                  f"{generation.transformers:,} TBA; thời gian chạy {seconds:,.0f} s")
+
+
+def _mark(pct: float | None, goal: float) -> str:
+    """Met / not met for a loss percentage against a goal."""
+    if pct is None:
+        return "—"
+    return "đạt" if pct <= goal else "không đạt"
+
+
+def _truth_labels(truth_dir: Path) -> dict[str, str]:
+    """Ground-truth label per meter of the synthetic province (for the demo only)."""
+    path = truth_dir / "meters.parquet"
+    if not path.exists():
+        return {}
+    frame = pl.read_parquet(path)
+    label = "label" if "label" in frame.columns else frame.columns[-1]
+    return dict(zip(frame["meter_id"].to_list(), frame[label].cast(pl.String).to_list(),
+                    strict=True))

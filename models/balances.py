@@ -1,0 +1,161 @@
+"""Gold meter-day energy and energy balances per transformer, feeder, branch, province.
+
+For a node N (DESIGN.md §2): energy_in = Σ import of its incoming (transformer total)
+meters + Σ solar export of the customers below; energy_out = Σ import of the customer
+meters below + Σ export of the incoming meters; loss = in − out; loss % = 100·loss/in.
+Aggregates are sums of energy (weighted by energy received), never means of percentages.
+Topology is taken as valid at each reading: a reading ending at t belongs to the meter
+row with valid_from < t ≤ valid_to.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ami.errors import NoDataError
+from ami.settings import Settings
+from warehouse import Warehouse, read_meta, write_partition
+
+LEVELS = ("transformer", "feeder", "branch", "province")
+LEVEL_COLUMN = {"transformer": "transformer_id", "feeder": "feeder_id", "branch": "branch_id"}
+PROVINCE_ID = "LS"
+
+BALANCE_COLUMNS = [
+    "level", "node_id", "period", "energy_in_kwh", "energy_out_kwh", "loss_kwh", "loss_pct",
+    "technical_loss_kwh", "measured_share", "reliable", "n_intervals", "n_measured",
+    "has_total_meter", "days",
+]
+
+
+def attach_topology(readings: pl.DataFrame, meters: pl.DataFrame) -> pl.DataFrame:
+    """Each reading with the meter row valid at its instant (inner: unknown meters drop)."""
+    return readings.join(meters, on="meter_id", how="inner").filter(
+        (pl.col("valid_from") < pl.col("interval_end"))
+        & (pl.col("valid_to").is_null() | (pl.col("interval_end") <= pl.col("valid_to")))
+    )
+
+
+def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
+    """Energy per meter for one day with the counts behind its quality."""
+    return readings.group_by("meter_id").agg(
+        pl.col("kwh_import").sum().alias("kwh_import"),
+        pl.col("kwh_export").sum().alias("kwh_export"),
+        pl.len().cast(pl.Int64).alias("n_intervals"),
+        (pl.col("quality") == "measured").sum().cast(pl.Int64).alias("n_measured"),
+        (pl.col("quality") == "estimated").sum().cast(pl.Int64).alias("n_estimated"),
+        (pl.col("quality") == "missing").sum().cast(pl.Int64).alias("n_missing"),
+    ).with_columns(
+        (pl.col("n_measured") / pl.col("n_intervals")).alias("measured_share")
+    ).sort("meter_id")
+
+
+def transformer_balance(joined: pl.DataFrame) -> pl.DataFrame:
+    """Energy in/out per transformer and the counts behind its measured share."""
+    is_total = pl.col("meter_role") == "transformer_total"
+    is_customer = pl.col("meter_role") == "customer"
+    imp, exp = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
+    return joined.group_by("transformer_id").agg(
+        pl.col("feeder_id").drop_nulls().first(),
+        pl.col("branch_id").drop_nulls().first(),
+        ((imp * is_total).sum() + (exp * is_customer).sum()).alias("energy_in_kwh"),
+        ((imp * is_customer).sum() + (exp * is_total).sum()).alias("energy_out_kwh"),
+        is_total.any().alias("has_total_meter"),
+        pl.len().cast(pl.Int64).alias("n_intervals"),
+        (pl.col("quality") == "measured").sum().cast(pl.Int64).alias("n_measured"),
+    )
+
+
+def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings) -> pl.DataFrame:
+    """Balances of every level from transformer sums; only metered transformers count."""
+    metered = transformers.filter(pl.col("has_total_meter"))
+    frames = [transformers.rename({"transformer_id": "node_id"}).with_columns(
+        pl.lit("transformer").alias("level"))]
+    for level in ("feeder", "branch", "province"):
+        key = pl.col(LEVEL_COLUMN[level]) if level != "province" else pl.lit(PROVINCE_ID)
+        frames.append(
+            metered.group_by(key.alias("node_id")).agg(
+                pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
+                pl.col("days").max(),
+                pl.lit(True).alias("has_total_meter"),
+            ).with_columns(pl.lit(level).alias("level"))
+        )
+    out = pl.concat([f.select("level", "node_id", "energy_in_kwh", "energy_out_kwh",
+                              "n_intervals", "n_measured", "has_total_meter", "days")
+                     for f in frames])
+    loss = pl.col("energy_in_kwh") - pl.col("energy_out_kwh")
+    share = pl.col("n_measured") / pl.col("n_intervals")
+    return out.with_columns(
+        pl.lit(period).alias("period"),
+        pl.when(pl.col("has_total_meter")).then(loss).alias("loss_kwh"),
+        pl.when(pl.col("has_total_meter") & (pl.col("energy_in_kwh") > 0))
+        .then(100 * loss / pl.col("energy_in_kwh")).alias("loss_pct"),
+        pl.lit(None, pl.Float64).alias("technical_loss_kwh"),
+        share.alias("measured_share"),
+        (pl.col("has_total_meter") & (share >= settings.completeness_threshold))
+        .alias("reliable"),
+    ).select(BALANCE_COLUMNS).sort(
+        pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}), "node_id"
+    )
+
+
+def build_day(day: str, *, settings: Settings) -> int:
+    """Gold meter-day energy and day balances of one local day; returns node count."""
+    warehouse = Warehouse.at(settings.warehouse)
+    readings_meta = read_meta(warehouse.partition_dir("readings", {"date": day}))
+    if readings_meta is None:
+        raise NoDataError(f"no silver readings for {day}", fix="run VEE for that day first")
+    readings = warehouse.scan("readings", date=day).drop("date").collect()
+    meters = warehouse.scan("meters").collect()
+    sources = {"readings": readings_meta.checksum}
+    write_partition(meter_day(readings), "meter_day", {"date": day}, warehouse=warehouse,
+                    sort_by=("meter_id",), sources=sources)
+    transformers = transformer_balance(attach_topology(readings, meters)).with_columns(
+        pl.lit(1).alias("days"))
+    balances = roll_up(transformers, period=day, settings=settings)
+    write_partition(balances, "balance_day", {"date": day}, warehouse=warehouse,
+                    sources=sources)
+    return balances.height
+
+
+def pending_gold_days(*, settings: Settings) -> list[str]:
+    """Days whose gold was not built from the current silver readings."""
+    warehouse = Warehouse.at(settings.warehouse)
+    stale = []
+    for day in warehouse.partitions("readings", "date"):
+        silver = read_meta(warehouse.partition_dir("readings", {"date": day}))
+        gold = read_meta(warehouse.partition_dir("balance_day", {"date": day}))
+        if silver and (gold is None or gold.sources.get("readings") != silver.checksum):
+            stale.append(day)
+    return stale
+
+
+def build_month(month: str, *, settings: Settings) -> int:
+    """Month balances from the day balances of that month; returns node count."""
+    warehouse = Warehouse.at(settings.warehouse)
+    days = [d for d in warehouse.partitions("balance_day", "date") if d.startswith(month)]
+    if not days:
+        raise NoDataError(f"no day balances for {month}",
+                          fix="check the month (YYYY-MM) or ingest data for it first")
+    daily = warehouse.scan("balance_day").filter(pl.col("date").is_in(days)).collect()
+    transformers = daily.filter(pl.col("level") == "transformer")
+    topo = warehouse.scan("meters").select("transformer_id", "feeder_id", "branch_id") \
+        .unique("transformer_id", keep="first").collect()
+    summed = transformers.group_by(pl.col("node_id").alias("transformer_id")).agg(
+        pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
+        pl.col("has_total_meter").all(),
+        pl.col("days").sum(),
+    ).join(topo, on="transformer_id", how="left")
+    balances = roll_up(summed, period=month, settings=settings)
+    sources = {
+        d: (meta.checksum if (meta := read_meta(
+            warehouse.partition_dir("balance_day", {"date": d}))) else "")
+        for d in days
+    }
+    write_partition(balances, "balance_month", {"month": month}, warehouse=warehouse,
+                    sources=sources)
+    return balances.height
+
+
+def months_of(days: list[str]) -> list[str]:
+    """Distinct months (YYYY-MM) of a list of days."""
+    return sorted({d[:7] for d in days})

@@ -1,0 +1,136 @@
+"""Reading landing-zone files: discovery, fingerprints, raw string tables with lineage."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pyarrow as pa
+
+from ami.errors import ConfigError, InputError
+from pipelines.filedrop.settings import KINDS, REQUIRED_COLUMNS, SUFFIXES, TIME_COLUMNS
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file in the landing zone with the fingerprint that makes loading incremental."""
+
+    name: str
+    kind: str
+    path: Path
+    size: int
+    mtime: float
+    sha256: str
+
+
+def kind_of(name: str) -> str | None:
+    """The file kind from its name (``readings_2026-10-01.csv.gz`` → ``readings``)."""
+    if not name.endswith(SUFFIXES):
+        return None
+    for kind in sorted(KINDS, key=len, reverse=True):
+        if name.startswith(kind):
+            return kind
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_landing(landing: str | Path) -> list[LandingFile]:
+    """Every loadable file of the landing zone, sorted by kind order then name."""
+    text = str(landing)
+    if "://" in text and not text.startswith("file://"):
+        raise ConfigError(
+            f"landing location {text!r} is not a local folder",
+            fix="give a local folder (s3:// and sftp:// come with issue 3)",
+        )
+    root = Path(text.removeprefix("file://"))
+    if not root.is_dir():
+        raise ConfigError(
+            f"landing folder {root} does not exist",
+            fix="create it and drop head-end files into it, or run `ami demo` first",
+        )
+    files = []
+    for path in root.iterdir():
+        kind = kind_of(path.name)
+        if kind is None or not path.is_file():
+            continue
+        stat = path.stat()
+        files.append(
+            LandingFile(path.name, kind, path, stat.st_size, stat.st_mtime, sha256_of(path))
+        )
+    return sorted(files, key=lambda f: (KINDS.index(f.kind), f.name))
+
+
+def read_raw(file: LandingFile) -> pl.DataFrame:
+    """The file's rows as received (every column a string), with ``_row`` (1 = first row).
+
+    Raises:
+        InputError: the file cannot be read or lacks a required column.
+    """
+    if file.size == 0:
+        raise InputError("the file is empty (0 bytes)", file=file.name,
+                         fix="ask the head-end to re-deliver it")
+    try:
+        if file.name.endswith(".parquet"):
+            frame = pl.read_parquet(file.path)
+            frame = frame.with_columns(
+                pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+                if isinstance(frame.schema[c], pl.Datetime) and frame.schema[c].time_zone
+                else pl.col(c).cast(pl.String)
+                for c in frame.columns
+            )
+        else:
+            frame = pl.read_csv(file.path, infer_schema=False)
+    except Exception as exc:  # polars raises many types for unreadable input
+        raise InputError(f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})",
+                         file=file.name, fix="check the file is complete and re-deliver it") from exc
+    missing = [c for c in REQUIRED_COLUMNS[file.kind] if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
+            file=file.name, row=1, column=missing[0],
+            fix=f"a {file.kind} file needs the columns {', '.join(REQUIRED_COLUMNS[file.kind])}",
+        )
+    return frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
+
+
+def local_dates(frame: pl.DataFrame, kind: str, tz: ZoneInfo) -> list[str]:
+    """Local dates (YYYY-MM-DD) that the file's parsable instants touch.
+
+    An interval labelled by its end at local midnight belongs to the day before.
+    """
+    column = TIME_COLUMNS.get(kind)
+    if column is None:
+        return []
+    instants = frame.select(
+        pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC", strict=False)
+    ).to_series()
+    offset = "-1us" if kind == "readings" else "0us"
+    dates = (
+        instants.drop_nulls()
+        .dt.convert_time_zone(str(tz))
+        .dt.offset_by(offset)
+        .dt.date()
+        .unique()
+        .sort()
+    )
+    return [d.isoformat() for d in dates]
+
+
+def with_lineage(frame: pl.DataFrame, file: LandingFile) -> pa.Table:
+    """Arrow table of the raw rows plus lineage columns, ready for dlt's Arrow path."""
+    return frame.with_columns(
+        pl.lit("filedrop").alias("_source"),
+        pl.lit(file.name).alias("_file"),
+        pl.lit(file.sha256).alias("_file_sha256"),
+    ).to_arrow()

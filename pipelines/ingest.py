@@ -1,0 +1,85 @@
+"""Run the landing-zone load into bronze and keep the manifest of current files.
+
+The manifest (``_state/ingest/current.json`` in the warehouse) maps every landing file
+to the load that holds its current version and the local dates it touches; VEE reads it
+to know which bronze rows are current and which days to (re)compute. Each run also
+stores its reconciliation (rows seen = loaded + quarantined) under ``_state/ingest``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+import dlt
+
+from ami.settings import Settings
+from pipelines.filedrop import FileOutcome, landing_source
+from pipelines.filedrop.helpers import list_landing
+from pipelines.filedrop.settings import DATASET
+from warehouse import Warehouse
+from warehouse.state import manifest_path, read_manifest, write_json
+
+PIPELINE_NAME = "ami_filedrop"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Reconciliation of one ingest run."""
+
+    load_id: str | None
+    files: list[FileOutcome]
+
+    @property
+    def rows_seen(self) -> int:
+        """Rows read from new or changed files."""
+        return sum(f.rows_seen for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        """Rows written to bronze."""
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def quarantined(self) -> list[FileOutcome]:
+        """Files that could not be loaded, with reasons."""
+        return [f for f in self.files if f.status == "quarantined"]
+
+    @property
+    def dates(self) -> list[str]:
+        """Local dates touched by the files loaded in this run."""
+        return sorted({d for f in self.files if f.status == "loaded" for d in f.dates})
+
+
+def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
+    """Load new and changed landing files into bronze (dlt, Arrow fast path)."""
+    warehouse = Warehouse.at(settings.warehouse)
+    files = list_landing(landing)
+    outcomes: list[FileOutcome] = []
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    # Bronze is the copy we keep; the load packages dlt would otherwise keep are deleted.
+    dlt.config["load.delete_completed_jobs"] = True
+    pipeline = dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
+        dataset_name=DATASET,
+        pipelines_dir=str((warehouse.state / "dlt").resolve()),
+        progress=None,
+    )
+    info = pipeline.run(landing_source(files, settings.tz, outcomes))
+    load_id = info.loads_ids[-1] if info.loads_ids else None
+    manifest = read_manifest(warehouse)
+    for outcome in outcomes:
+        if outcome.status == "loaded":
+            manifest[outcome.name] = {
+                "kind": outcome.kind, "sha256": outcome.sha256, "load_id": load_id,
+                "dates": outcome.dates, "rows": outcome.rows_loaded,
+            }
+    result = IngestResult(load_id=load_id, files=outcomes)
+    write_json(manifest_path(warehouse), manifest)
+    if load_id is not None:
+        write_json(
+            warehouse.state / "ingest" / "loads" / f"{load_id}.json",
+            {"load_id": load_id, "landing": str(landing), "files": [asdict(f) for f in outcomes],
+             "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,
+             "files_quarantined": len(result.quarantined)},
+        )
+    return result

@@ -1,0 +1,116 @@
+"""Silver meters: the customer-system dimension typed, with validity periods (SCD 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from ami.errors import InputError, NoDataError
+from ami.settings import Settings
+from quality.parse import flag, instant, number, optional
+from quality.sources import current_files, scan_bronze
+from warehouse import Warehouse, write_table
+from warehouse.state import read_manifest
+
+#: Start of validity for rows that give none [UTC].
+BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
+
+METER_ROLES = ("customer", "transformer_total", "feeder_head", "boundary")
+CUSTOMER_GROUPS = (
+    "residential", "commercial", "production", "public_admin", "public_lighting", "other",
+)
+
+SCHEMA = {
+    "meter_id": pl.String, "customer_id": pl.String, "meter_role": pl.String,
+    "customer_group": pl.String, "transformer_id": pl.String, "feeder_id": pl.String,
+    "branch_id": pl.String, "commune": pl.String, "contracted_kw": pl.Float64,
+    "solar_kwp": pl.Float64, "dr_participant": pl.Boolean,
+    "valid_from": pl.Datetime("us", "UTC"), "valid_to": pl.Datetime("us", "UTC"),
+    "network_node": pl.String,
+}
+
+
+def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:
+    """Typed meters from raw bronze rows; raises on rows that would corrupt balances.
+
+    Raises:
+        InputError: unknown role, missing meter id or transformer, bad validity period or
+            overlapping periods of one meter — naming the file, row and column.
+    """
+    typed = raw.select(
+        pl.col("meter_id").str.strip_chars(),
+        optional(raw, "customer_id"),
+        pl.col("meter_role").str.strip_chars().str.to_lowercase(),
+        optional(raw, "customer_group").str.strip_chars().str.to_lowercase(),
+        pl.col("transformer_id").str.strip_chars(),
+        optional(raw, "feeder_id"), optional(raw, "branch_id"), optional(raw, "commune"),
+        number("contracted_kw") if "contracted_kw" in raw.columns
+        else pl.lit(None, pl.Float64).alias("contracted_kw"),
+        number("solar_kwp") if "solar_kwp" in raw.columns
+        else pl.lit(None, pl.Float64).alias("solar_kwp"),
+        flag("dr_participant").fill_null(False) if "dr_participant" in raw.columns
+        else pl.lit(False).alias("dr_participant"),
+        instant("valid_from").fill_null(BEGINNING) if "valid_from" in raw.columns
+        else pl.lit(BEGINNING).alias("valid_from"),
+        instant("valid_to") if "valid_to" in raw.columns
+        else pl.lit(None, pl.Datetime("us", "UTC")).alias("valid_to"),
+        optional(raw, "network_node"),
+        pl.col("_file"), pl.col("_row"),
+    )
+    problems = [
+        (pl.col("meter_id").fill_null("") == "", "meter_id",
+         "meter_id is empty", "give every row a meter id"),
+        (~pl.col("meter_role").is_in(METER_ROLES), "meter_role",
+         "unknown meter_role", f"use one of {', '.join(METER_ROLES)}"),
+        (pl.col("transformer_id").fill_null("") == "", "transformer_id",
+         "transformer_id is empty", "name the transformer (TBA) the meter hangs on"),
+        ((pl.col("meter_role") == "customer")
+         & ~pl.col("customer_group").is_in(CUSTOMER_GROUPS), "customer_group",
+         "unknown customer_group", f"use one of {', '.join(CUSTOMER_GROUPS)}"),
+        (pl.col("valid_to").is_not_null() & (pl.col("valid_to") <= pl.col("valid_from")),
+         "valid_to", "valid_to is not after valid_from", "fix the validity period"),
+    ]
+    for failed, column, message, fix in problems:
+        bad = typed.filter(failed)
+        if bad.height:
+            first = bad.row(0, named=True)
+            raise InputError(f"{message} ({bad.height} row(s))", file=first["_file"],
+                             row=first["_row"], column=column, fix=fix)
+    typed = typed.sort("meter_id", "valid_from")
+    overlap = typed.filter(
+        (pl.col("meter_id") == pl.col("meter_id").shift(1))
+        & (pl.col("valid_to").shift(1).is_null()
+           | (pl.col("valid_to").shift(1) > pl.col("valid_from")))
+    )
+    if overlap.height:
+        first = overlap.row(0, named=True)
+        raise InputError(
+            f"meter {first['meter_id']} has overlapping validity periods",
+            file=first["_file"], row=first["_row"], column="valid_from",
+            fix="close the earlier period (valid_to) at or before the next valid_from",
+        )
+    return typed.select(list(SCHEMA)).cast(SCHEMA)  # type: ignore[arg-type]
+
+
+def meters_valid_on(meters: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    """Meter rows whose validity overlaps the half-open period [start, end)."""
+    return meters.filter(
+        (pl.col("valid_from") < end)
+        & (pl.col("valid_to").is_null() | (pl.col("valid_to") > start))
+    )
+
+
+def build_meters(*, settings: Settings) -> int:
+    """Rebuild silver meters from the current meters files; returns the row count."""
+    warehouse = Warehouse.at(settings.warehouse)
+    files = current_files(read_manifest(warehouse), "meters")
+    if not files:
+        raise NoDataError(
+            "no meters file has been delivered",
+            fix="drop a meters*.csv (customer system export) into the landing folder",
+        )
+    meters = parse_meters(scan_bronze(warehouse, "meters", files).collect())
+    write_table(meters, "meters", warehouse=warehouse, sort_by=("meter_id", "valid_from"),
+                sources=files)
+    return meters.height

@@ -1,0 +1,42 @@
+"""Typing of raw bronze strings into the canonical schema, with reasons for rejects."""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: Accepts ``2026-10-01T17:30:00Z`` and explicit offsets such as ``+07:00``.
+INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S%#z"
+
+TRUE_TEXT = ("true", "1", "yes", "y", "t", "x", "có")
+
+
+def instant(column: str) -> pl.Expr:
+    """Parse an ISO 8601 instant with zone to UTC; null when it does not parse."""
+    return (
+        pl.col(column).str.strip_chars()
+        .str.to_datetime(INSTANT_FORMAT, time_zone="UTC", strict=False)
+    )
+
+
+def number(column: str) -> pl.Expr:
+    """Parse a decimal number; null when empty or not a number."""
+    return pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def flag(column: str) -> pl.Expr:
+    """Parse a yes/no text (true/false, 1/0, có/không)."""
+    return pl.col(column).str.strip_chars().str.to_lowercase().is_in(TRUE_TEXT)
+
+
+def reject_reason(checks: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The first failing check's reason per row (null when every check passes)."""
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for failed, reason in reversed(checks):
+        expr = pl.when(failed).then(pl.lit(reason)).otherwise(expr)
+    return expr
+
+
+def optional(frame: pl.LazyFrame | pl.DataFrame, column: str) -> pl.Expr:
+    """The column when the input has it, else a null string column of that name."""
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    return pl.col(column) if column in names else pl.lit(None, dtype=pl.String).alias(column)

@@ -1,0 +1,55 @@
+"""Layering rules of DESIGN.md §3, checked on the source tree."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("ami", "pipelines", "quality", "warehouse", "models", "reports", "app")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_only_dags_import_airflow(package: str) -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / package).rglob("*.py")
+        if any(m == "airflow" or m.startswith("airflow.") for m in imported_modules(path))
+    ]
+    assert offenders == [], f"Airflow imported outside dags/: {offenders}"
+
+
+@pytest.mark.parametrize("package", [*PACKAGES, "dags"])
+def test_every_package_says_what_it_owns(package: str) -> None:
+    init = ROOT / package / "__init__.py"
+    doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+    assert doc and len(doc.split()) >= 8, f"{init} needs a docstring saying what it owns"
+
+
+def test_lower_layers_do_not_import_upper_ones() -> None:
+    # warehouse/ stores and knows nothing of the layers that compute or present.
+    upper = ("models", "reports", "app", "dags", "quality")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "warehouse").rglob("*.py")
+        if any(m.split(".")[0] in upper for m in imported_modules(path))
+    ]
+    assert offenders == []
+
+
+def test_the_scan_finds_an_airflow_import(tmp_path: Path) -> None:
+    # The rule above must be able to fail: a planted import is found.
+    planted = tmp_path / "x.py"
+    planted.write_text("from airflow.sdk import dag\n", encoding="utf-8")
+    assert "airflow.sdk" in imported_modules(planted)

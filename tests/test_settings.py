@@ -1,0 +1,35 @@
+"""The one settings object: defaults from DESIGN.md, env overrides, frozen."""
+
+from datetime import time
+
+import pydantic
+import pytest
+
+from ami.settings import Settings
+
+
+def test_defaults_follow_the_plan() -> None:
+    s = Settings()
+    assert (s.loss_target_pct, s.loss_stretch_pct) == (6.0, 3.0)
+    assert (s.peak_start, s.peak_end) == (time(17, 30), time(22, 30))
+    assert s.tz.key == "Asia/Ho_Chi_Minh"
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMI_LOSS_TARGET_PCT", "5.5")
+    monkeypatch.setenv("AMI_WAREHOUSE", "/srv/wh")
+    s = Settings()
+    assert s.loss_target_pct == 5.5
+    assert s.warehouse == "/srv/wh"
+
+
+def test_frozen() -> None:
+    s = Settings()
+    with pytest.raises(pydantic.ValidationError):
+        s.loss_target_pct = 1.0  # type: ignore[misc]
+
+
+def test_unknown_zone_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMI_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(pydantic.ValidationError):
+        Settings()
