@@ -201,6 +201,22 @@ def report_monthly(
     console.print(f"Báo cáo tháng {month}: {paths.workbook}")
 
 
+@app.command("app")
+def review_app(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+) -> None:
+    """Start the review web app (read-only first version)."""
+    from app.server import make_server
+
+    server = make_server(get_settings(), host=host, port=port)
+    console.print(f"Trang rà soát: http://{host}:{port}/  (Ctrl+C để dừng)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.server_close()
+
+
 @app.command("synth")
 def synth(
     landing: Annotated[Path, typer.Option(help="Landing folder to write.")],

@@ -1,0 +1,110 @@
+"""First VEE pass: every bronze row accepted, corrected with the rule named, or quarantined."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ami.orchestrate import run_chain_direct
+from ami.settings import Settings
+from warehouse import Warehouse
+
+DAY_START = datetime(2026, 9, 30, 17, 0, tzinfo=UTC)  # local midnight starting 2026-10-01
+METERS = """meter_id,customer_id,meter_role,customer_group,transformer_id,feeder_id,branch_id,commune,contracted_kw,solar_kwp,dr_participant,valid_from,valid_to,network_node
+TT-A,,transformer_total,,A,F1,LS01,Xã A,,,false,2020-01-01T00:00:00Z,,
+PC1,K1,customer,residential,A,F1,LS01,Xã A,5,,false,2020-01-01T00:00:00Z,,
+PC2,K2,customer,residential,A,F1,LS01,Xã A,5,,false,2020-01-01T00:00:00Z,,
+PC3,K3,customer,residential,A,F1,LS01,Xã A,5,,false,2020-01-01T00:00:00Z,,
+"""
+
+
+def stamp(k: int) -> str:
+    return (DAY_START + timedelta(minutes=30 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_landing(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "meters.csv").write_text(METERS, encoding="utf-8")
+    lines = ["meter_id,interval_end,interval_minutes,kwh_import,kwh_export"]
+    for k in range(1, 49):
+        lines.append(f"TT-A,{stamp(k)},30,1.5,")
+        if k not in (10, 11) and not 20 <= k <= 29:  # a 1 h gap and a 5 h gap
+            lines.append(f"PC1,{stamp(k)},30,0.5,")
+        lines.append(f"PC2,{stamp(k)},30,{'0' if k > 24 else '0.4'},")  # bypass: zeros stay
+        lines.append(f"PC3,{stamp(k)},30,0.3,")
+    lines += [
+        f"PC3,{stamp(5)},30,0.3,",        # exact duplicate → dropped, counted
+        f"PC3,{stamp(6)},30,0.9,",        # conflicting duplicate → quarantined
+        f"PC1,{stamp(10)},30,-0.2,",      # negative → quarantined (the gap stays a gap)
+        "PC1,30/09/2026 18:00,30,0.5,",   # another date format → quarantined
+        f"PC1,{stamp(11)},30,abc,",       # text in a numeric column → quarantined
+        f"PC3,{stamp(7)},30,,",           # empty value → quarantined (and conflicting)
+        f"PC1,{(DAY_START + timedelta(minutes=607)):%Y-%m-%dT%H:%M:%SZ},30,0.5,",  # off grid
+    ]
+    lines = [line.replace(f"PC3,{stamp(8)},30,0.3,", f"PC3,{stamp(8)},30,500,") for line in lines]
+    (folder / "readings_2026-10-01.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def silver(settings: Settings, tmp_path: Path) -> pl.DataFrame:
+    write_landing(tmp_path / "landing")
+    run_chain_direct(str(tmp_path / "landing"), settings=settings)
+    return Warehouse.at(settings.warehouse).scan("readings", date="2026-10-01").collect()
+
+
+def value(silver: pl.DataFrame, meter: str, k: int) -> dict[str, object]:
+    ts = DAY_START + timedelta(minutes=30 * k)
+    return silver.filter((pl.col("meter_id") == meter) & (pl.col("interval_end") == ts)).row(
+        0, named=True)
+
+
+def test_grid_is_complete(silver: pl.DataFrame) -> None:
+    assert silver.group_by("meter_id").len().sort("meter_id")["len"].to_list() == [48] * 4
+    assert silver.select(pl.struct("meter_id", "interval_end").is_unique().all()).item()
+
+
+@pytest.mark.parametrize(
+    ("meter", "k", "quality", "rule", "kwh"),
+    [
+        pytest.param("PC1", 10, "estimated", "linear_interpolation", 0.5, id="short-gap"),
+        pytest.param("PC1", 22, "missing", "no_reading", None, id="long-gap-not-invented"),
+        pytest.param("PC2", 30, "measured", None, 0.0, id="bypass-zero-stays-zero"),
+        pytest.param("PC3", 6, "measured", None, 0.3, id="conflict-keeps-first"),
+        pytest.param("PC3", 8, "estimated", "linear_interpolation", 0.3, id="absurd-rejected"),
+    ],
+)
+def test_each_value_is_flagged(silver: pl.DataFrame, meter: str, k: int, quality: str,
+                               rule: str | None, kwh: float | None) -> None:
+    row = value(silver, meter, k)
+    assert (row["quality"], row["rule"]) == (quality, rule)
+    assert row["kwh_import"] == (pytest.approx(kwh) if kwh is not None else None)
+
+
+def test_counts_reconcile(silver: pl.DataFrame, settings: Settings) -> None:
+    import json
+
+    wh = Warehouse.at(settings.warehouse)
+    counts = json.loads((wh.state / "vee" / "2026-10-01.json").read_text())
+    raw_rows = len((Path(settings.data_dir).parent / "landing" / "readings_2026-10-01.csv")
+                   .read_text().splitlines()) - 1
+    assert counts["rows_in"] == raw_rows
+    assert counts["rows_in"] == (counts["accepted"] + counts["duplicates_dropped"]
+                                 + counts["quarantined"])
+    assert counts["duplicates_dropped"] == 1
+    quarantine = wh.scan("quarantine", date="2026-10-01").collect()
+    reasons = " | ".join(quarantine["reason"].to_list())
+    for needle in ("negative", "ISO 8601", "not a number", "conflicting duplicate",
+                   "off the interval grid", "absurd value"):
+        assert needle in reasons
+    assert quarantine.height == counts["quarantined"] + counts["rejected_estimated"]
+    assert quarantine["_row"].null_count() == 0
+
+
+def test_rerun_is_idempotent(silver: pl.DataFrame, settings: Settings, tmp_path: Path) -> None:
+    wh = Warehouse.at(settings.warehouse)
+    before = (wh.partition_dir("readings", {"date": "2026-10-01"}) / "part-0.parquet").read_bytes()
+    result = run_chain_direct(str(tmp_path / "landing"), settings=settings)
+    assert result.rows_loaded == 0  # a re-delivered identical file loads nothing
+    after = (wh.partition_dir("readings", {"date": "2026-10-01"}) / "part-0.parquet").read_bytes()
+    assert before == after
