@@ -44,4 +44,5 @@ def test_api_returns_json(base_url: str) -> None:
 def test_unknown_path_is_404(base_url: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(base_url + "/admin")
+    info.value.close()
     assert info.value.code == 404
