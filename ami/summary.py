@@ -19,10 +19,11 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
     """Print the demo's outcome for people (Vietnamese labels, figures from gold)."""
     branches = read_losses(month, "branch", settings=settings)
     province = read_losses(month, "province", settings=settings)
-    table = Table(title=f"Tổn thất điện năng tháng {month} theo Điện lực (mục tiêu "
-                        f"< {settings.loss_target_pct:g} %, phấn đấu {settings.loss_stretch_pct:g} %)")
-    for column in ("Điện lực", "Điện nhận kWh", "Tổn thất kWh", "Tỷ lệ %", f"≤ {settings.loss_target_pct:g} %",
-                   f"≤ {settings.loss_stretch_pct:g} %", "Đo đếm %"):
+    goal, stretch = settings.loss_target_pct, settings.loss_stretch_pct
+    table = Table(title=f"Tổn thất điện năng tháng {month} theo Điện lực "
+                        f"(mục tiêu < {goal:g} %, phấn đấu {stretch:g} %)")
+    for column in ("Điện lực", "Điện nhận kWh", "Tổn thất kWh", "Tỷ lệ %", f"≤ {goal:g} %",
+                   f"≤ {stretch:g} %", "Đo đếm %"):
         table.add_column(column, justify="right")
     for row in pl.concat([branches.sort("node_id"), province]).iter_rows(named=True):
         pct = row["loss_pct"]

@@ -98,7 +98,7 @@ def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return  # keep the terminal quiet; access logs come with the full app
 
     return ThreadingHTTPServer((host, port), Handler)

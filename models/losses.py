@@ -11,7 +11,7 @@ from warehouse import Warehouse
 
 
 def gap_kwh(target_pct: float) -> pl.Expr:
-    """kWh that must be recovered for the node's loss to reach ``target_pct`` [kWh ≥ 0]."""
+    """KWh that must be recovered for the node's loss to reach ``target_pct`` [kWh ≥ 0]."""
     return (
         pl.col("loss_kwh") - pl.col("energy_in_kwh") * target_pct / 100
     ).clip(lower_bound=0.0)

@@ -43,7 +43,7 @@ def check_month(month: str) -> date:
 
 
 def month_consumption(month: str, *, settings: Settings) -> pl.DataFrame | None:
-    """kWh imported per customer meter in a month with its group, or None without data."""
+    """KWh imported per customer meter in a month with its group, or None without data."""
     warehouse = Warehouse.at(settings.warehouse)
     days = [d for d in warehouse.partitions("meter_day", "date") if d.startswith(month)]
     if not days:

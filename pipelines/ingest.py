@@ -9,6 +9,7 @@ stores its reconciliation (rows seen = loaded + quarantined) under ``_state/inge
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
 import dlt
 
 from ami.settings import Settings
@@ -62,7 +63,6 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
         destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
         dataset_name=DATASET,
         pipelines_dir=str((warehouse.state / "dlt").resolve()),
-        progress=None,
     )
     info = pipeline.run(landing_source(files, settings.tz, outcomes))
     load_id = info.loads_ids[-1] if info.loads_ids else None

@@ -37,6 +37,7 @@ def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:
     Raises:
         InputError: unknown role, missing meter id or transformer, bad validity period or
             overlapping periods of one meter — naming the file, row and column.
+
     """
     typed = raw.select(
         pl.col("meter_id").str.strip_chars(),

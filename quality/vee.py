@@ -16,8 +16,8 @@ First pass (issue 2); issue 4 deepens the rules. Per day:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
-from datetime import date as Date
 from datetime import UTC, datetime, time, timedelta
 
 import polars as pl
@@ -65,7 +65,7 @@ class VeeCounts:
 
 def day_bounds(day: str, settings: Settings) -> tuple[datetime, datetime]:
     """UTC instants of the local midnights that start and end ``day``."""
-    start = datetime.combine(Date.fromisoformat(day), time(0), settings.tz)
+    start = datetime.combine(dt.date.fromisoformat(day), time(0), settings.tz)
     return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
@@ -190,7 +190,8 @@ def interpolate_short_gaps(frame: pl.DataFrame, *, settings: Settings) -> pl.Dat
     run_id = (is_gap != is_gap.shift(1).over("meter_id")).fill_null(True).cum_sum()
     frame = frame.with_columns(run_id.alias("_run"))
     run_len = pl.len().over("meter_id", "_run")
-    short = is_gap & (run_len * pl.col("interval_minutes") <= settings.max_interpolation_gap_minutes)
+    limit = settings.max_interpolation_gap_minutes
+    short = is_gap & (run_len * pl.col("interval_minutes") <= limit)
     filled = pl.col("kwh_import").interpolate().over("meter_id")
     filled_export = pl.col("kwh_export").interpolate().over("meter_id")
     estimated = short & filled.is_not_null()

@@ -98,7 +98,7 @@ class Warehouse:
         frame = pl.scan_parquet(
             str(base / "**" / "part-0.parquet"),
             hive_partitioning=True,
-            hive_schema={key: pl.String for key in PARTITION_KEYS.get(table, ())},
+            hive_schema=dict.fromkeys(PARTITION_KEYS.get(table, ()), pl.String),
         )
         for key, value in where.items():
             frame = frame.filter(pl.col(key) == value)

@@ -52,11 +52,14 @@ def write_partition(
 
     Args:
         frame: the partition's rows, without the partition columns.
+        table: the table's name (see ``warehouse.layout.TABLE_LAYERS``).
         partition: Hive partition values, e.g. ``{"date": "2026-10-01"}``.
         sort_by: columns that order the rows (meter then time for per-meter reads).
         sources: what the partition was built from (load ids or upstream checksums), so
             that a changed source marks it stale.
         time_column: column whose min/max the catalog records.
+        warehouse: where to write.
+
     """
     frame = frame.drop([key for key in partition if key in frame.columns])
     keys = list(sort_by)

@@ -76,6 +76,7 @@ def read_raw(file: LandingFile) -> pl.DataFrame:
 
     Raises:
         InputError: the file cannot be read or lacks a required column.
+
     """
     if file.size == 0:
         raise InputError("the file is empty (0 bytes)", file=file.name,
@@ -85,15 +86,17 @@ def read_raw(file: LandingFile) -> pl.DataFrame:
             frame = pl.read_parquet(file.path)
             frame = frame.with_columns(
                 pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-                if isinstance(frame.schema[c], pl.Datetime) and frame.schema[c].time_zone
+                if getattr(frame.schema[c], "time_zone", None)
                 else pl.col(c).cast(pl.String)
                 for c in frame.columns
             )
         else:
             frame = pl.read_csv(file.path, infer_schema=False)
     except Exception as exc:  # polars raises many types for unreadable input
-        raise InputError(f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})",
-                         file=file.name, fix="check the file is complete and re-deliver it") from exc
+        raise InputError(
+            f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})", file=file.name,
+            fix="check the file is complete and re-deliver it",
+        ) from exc
     missing = [c for c in REQUIRED_COLUMNS[file.kind] if c not in frame.columns]
     if missing:
         raise InputError(

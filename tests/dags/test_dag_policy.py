@@ -63,7 +63,7 @@ def test_layers_are_chained_by_assets(bag: DagBag) -> None:
 
 def test_report_runs_before_the_fifth(bag: DagBag) -> None:
     cron = bag.dags["ami_monthly_report"].timetable.expression
-    minute, hour, day, *_ = cron.split()
+    _minute, _hour, day, *_ = cron.split()
     assert day.isdigit() and 1 <= int(day) < 5
 
 

@@ -1,0 +1,95 @@
+"""Run the benchmarks, each step in its own process, and write the README table.
+
+    python -m benchmarks.run [--meters 300000] [--days 1] [--keep]
+
+Steps: generate the synthetic province (CSV), then ingest → VEE → gold of it. Peak
+memory is the step process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STEPS = {
+    "generate": (
+        "from datetime import date; from pathlib import Path; import sys\n"
+        "from ami.synth import ProvinceSpec, generate_province\n"
+        "m, d, root = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])\n"
+        "generate_province(ProvinceSpec(meters=m, days=d, start=date(2026, 10, 1),"
+        " file_format='csv', write_true_readings=False), root / 'landing', root / 'truth')\n"
+    ),
+    "ingest + VEE + gold": (
+        "import sys; from pathlib import Path\n"
+        "from ami.settings import Settings\n"
+        "from ami.orchestrate import run_chain_direct\n"
+        "root = Path(sys.argv[3])\n"
+        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
+        " warehouse=str(root / 'warehouse'))\n"
+        "r = run_chain_direct(s.landing, settings=s)\n"
+        "print('rows', r.rows_loaded)\n"
+    ),
+}
+
+
+def measure(code: str, *args: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS [GB] of running ``code`` in a fresh interpreter."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark step failed with status {status}")
+    return seconds, usage.ru_maxrss / 1024 / 1024
+
+
+def write_table(rows: list[tuple[str, str, float, float]]) -> None:
+    """Replace the README's performance table between the bench markers."""
+    readme = ROOT / "README.md"
+    lines = ["| step | size | wall time | peak memory |", "|---|---|---|---|"]
+    lines += [f"| {s} | {size} | {t:,.1f} s | {m:,.2f} GB |" for s, size, t, m in rows]
+    lines.append(f"\nCommand: `make bench` (`python -m benchmarks.run {' '.join(sys.argv[1:])}`"
+                 f"), {time.strftime('%Y-%m-%d')}.")
+    text = readme.read_text(encoding="utf-8")
+    text = re.sub(r"<!-- bench:start -->.*<!-- bench:end -->",
+                  "<!-- bench:start -->\n" + "\n".join(lines) + "\n<!-- bench:end -->",
+                  text, flags=re.S)
+    readme.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--meters", type=int, default=300_000)
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="ami-bench-"))
+    size = f"{args.meters:,} meters × {args.days} d × 48"
+    rows = []
+    try:
+        for name, code in STEPS.items():
+            seconds, peak = measure(code, str(args.meters), str(args.days), str(root))
+            rows.append((name, size, seconds, peak))
+            print(json.dumps({"step": name, "seconds": round(seconds, 1),
+                              "peak_gb": round(peak, 2)}), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    write_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("POLARS_MAX_THREADS", "2")
+    sys.exit(main())
