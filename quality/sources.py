@@ -37,6 +37,8 @@ def scan_bronze(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
     ).lazy()
     # Files of one table may differ in optional columns; absent ones read as null.
     frame = pl.scan_parquet([str(p) for p in parts], missing_columns="insert")
+    # The file filter prunes row groups by their statistics before the exact load match.
+    frame = frame.filter(pl.col("_file").is_in(list(files)))
     return frame.with_columns(pl.col("_dlt_load_id").cast(pl.String)).join(
         wanted, on=["_file", "_dlt_load_id"], how="semi"
     )
