@@ -22,3 +22,13 @@ BRANCH_NAMES: dict[str, str] = {
     "LS10": "Điện lực Văn Lãng",
     "LS11": "Điện lực Tràng Định",
 }
+
+#: Customer groups (DESIGN.md §4) with the Vietnamese names the province's plan uses.
+CUSTOMER_GROUP_NAMES: dict[str, str] = {
+    "residential": "Sinh hoạt",
+    "commercial": "Kinh doanh dịch vụ",
+    "production": "Sản xuất",
+    "public_admin": "Hành chính sự nghiệp",
+    "public_lighting": "Chiếu sáng công cộng",
+    "other": "Khác",
+}

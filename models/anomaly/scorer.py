@@ -1,0 +1,497 @@
+"""Theft/waste suspicion scores from per-meter signals: explainable rules + IsolationForest.
+
+This module owns the ranking that loss-reduction teams work from. Each rule turns one
+signal of ``signals.py`` into a 0-1 score with a reason code; the rules are combined as a
+noisy-OR (any one strong pattern is enough) together with an unsupervised IsolationForest
+(one per customer group when the topology is known), whose contribution only counts when
+the meter moved in a suspicious direction. The result is multiplied by a data-confidence
+factor (estimated / missing intervals lower it) and by inspection outcomes (a meter found
+clean recently drops down). With inspection labels, rules that fired on confirmed thefts
+gain weight and rules that fired on clean meters lose it (Laplace-smoothed, so a handful of
+labels cannot swing them far).
+
+The score is bounded 0-1 and monotone in the evidence; it is a priority, not a probability.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Self
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from sklearn.ensemble import IsolationForest
+
+from ami.errors import InputError
+from ami.settings import Settings
+from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
+from models.anomaly.signals import compute_signals
+from quality.parse import instant
+
+RULE_CODES = ("DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "PEER")
+SCORED_CODES = (*RULE_CODES, "ISOLATION")
+DEFAULT_RULE_WEIGHTS: dict[str, float] = {
+    "DROP": 0.85,
+    "ZERO": 0.95,
+    "PARTIAL_ZERO": 0.85,
+    "FLAT": 0.85,
+    "SHAPE": 0.8,
+    "PEER": 0.3,
+}
+LABEL_OUTCOMES = ("theft", "meter_fault", "billing_error", "no_issue")
+POOLED = "__pooled__"
+# A suspicious rule is named in the reasons from this rule score on [0-1].
+REASON_MIN_SCORE = 0.1
+# Unbilled energy is estimated only when an energy-losing rule scores at least this [0-1].
+ESTIMATE_MIN_SCORE = 0.25
+# Rules whose pattern loses energy (SHAPE only moves it in time).
+ENERGY_RULES = ("DROP", "ZERO", "PARTIAL_ZERO", "FLAT")
+# Estimated unbilled energy is reported per 30 days [d].
+MONTH_DAYS = 30.0
+
+OUTPUT_COLUMNS = (
+    "meter_id",
+    "score",
+    "rank",
+    "reasons",
+    "reason_codes",
+    "reasons_en",
+    "est_unbilled_kwh_month",
+    "customer_group",
+)
+
+
+def _ramp(expr: pl.Expr, low: float, high: float) -> pl.Expr:
+    """0 below ``low``, 1 above ``high``, linear between; null/NaN → 0."""
+    return ((expr - low) / (high - low)).clip(0.0, 1.0).fill_nan(0.0).fill_null(0.0)
+
+
+def rule_scores() -> dict[str, pl.Expr]:
+    """One 0-1 expression per rule code over the signal table."""
+    flat_ratio = pl.col("cv_recent") / pl.col("cv_base")
+    lag = pl.col("best_lag_h").abs()
+    lighting = pl.col("is_lighting")
+    return {
+        # Peer-normalised drop, counted only when it stands out of the meter's own noise. The
+        # 2026 plan orders public lighting dimmed 50 % at 23:00-04:00, so a lighting drop is
+        # expected and weighs half.
+        "DROP": _ramp(pl.col("drop"), 0.1, 0.45)
+        * _ramp(pl.col("drop_z"), 2.0, 4.0)
+        * pl.when(lighting).then(0.5).otherwise(1.0),
+        "ZERO": _ramp(pl.col("zero_share_recent") - pl.col("zero_share_hist"), 0.3, 0.8),
+        # Lighting is dark by day by design: never judged on zero runs.
+        "PARTIAL_ZERO": pl.when(lighting)
+        .then(0.0)
+        .otherwise(
+            _ramp(pl.col("partial_days_recent") - pl.col("partial_days_hist"), 0.25, 0.6)
+            * (0.6 + 0.4 * _ramp(pl.col("peak_zero_recent") - pl.col("peak_zero_hist"), 0.1, 0.4))
+        ),
+        # Only a profile that had a shape can be flattened; a stuck register is a fault.
+        "FLAT": pl.when(pl.col("stuck_suspect") | (pl.col("cv_base") < 0.15))
+        .then(0.0)
+        .otherwise(_ramp(1.0 - flat_ratio, 0.5, 0.85)),
+        # A shift of 1-2 h is more likely a meter clock offset than a re-wired load.
+        "SHAPE": pl.when(flat_ratio.fill_null(0.0) < 0.4)
+        .then(0.0)
+        .otherwise(
+            _ramp(0.75 - pl.col("profile_corr"), 0.0, 0.6)
+            * pl.when(lag >= 3).then(1.0).otherwise(0.4)
+        ),
+        "PEER": pl.when(lighting).then(0.0).otherwise(_ramp(0.2 - pl.col("peer_level"), 0.0, 0.15)),
+    }
+
+
+def _features(signals: pl.DataFrame) -> np.ndarray:
+    """Signed change features for the IsolationForest; missing = no change (0)."""
+    exprs = [
+        pl.col("drop").clip(-1.0, 1.0),
+        pl.col("zero_share_recent") - pl.col("zero_share_hist"),
+        pl.col("partial_days_recent") - pl.col("partial_days_hist"),
+        pl.col("peak_zero_recent") - pl.col("peak_zero_hist"),
+        (1.0 - pl.col("cv_recent") / pl.col("cv_base")).clip(-1.0, 1.0),
+        1.0 - pl.col("profile_corr"),
+        pl.col("peak_share_hist") - pl.col("peak_share_recent"),
+        pl.col("peer_level").clip(1e-3, None).log().clip(-5.0, 5.0),
+        (1.0 - pl.col("trafo_rel_ratio")).clip(-1.0, 1.0),
+    ]
+    frame = signals.select(
+        [e.fill_nan(None).fill_null(0.0).alias(f"f{i}") for i, e in enumerate(exprs)]
+    )
+    return frame.to_numpy().astype(np.float64)
+
+
+def _suspicious_direction() -> pl.Expr:
+    """True when at least one signal moved the way theft moves it."""
+    return (
+        (pl.col("drop") > 0.1)
+        | (pl.col("zero_share_recent") - pl.col("zero_share_hist") > 0.1)
+        | (pl.col("partial_days_recent") - pl.col("partial_days_hist") > 0.15)
+        | (1.0 - pl.col("cv_recent") / pl.col("cv_base") > 0.3)
+        | (pl.col("profile_corr") < 0.6)
+        | (pl.col("peer_level") < 0.3)
+    ).fill_null(False)
+
+
+def validate_labels(labels: pl.DataFrame) -> pl.DataFrame:
+    """Inspection outcomes with canonical dtypes; raises ``InputError`` on bad columns/values."""
+    for column in ("meter_id", "inspected_at", "outcome"):
+        if column not in labels.columns:
+            raise InputError(
+                "inspection labels lack a required column",
+                column=column,
+                fix="provide meter_id, inspected_at, outcome (theft / meter_fault / "
+                "billing_error / no_issue) as in DESIGN §4",
+            )
+    frame = labels.with_columns(
+        pl.col("meter_id").cast(pl.String), pl.col("outcome").cast(pl.String)
+    )
+    bad = frame.with_row_index("row").filter(~pl.col("outcome").is_in(LABEL_OUTCOMES))
+    if bad.height:
+        raise InputError(
+            f"unknown inspection outcome {bad['outcome'][0]!r}",
+            row=int(bad["row"][0]) + 1,
+            column="outcome",
+            fix=f"use one of {', '.join(LABEL_OUTCOMES)}",
+        )
+    at = frame.schema["inspected_at"]
+    if at == pl.String:
+        # CSV files give text: an ISO 8601 instant with zone, or a plain ISO date.
+        day = pl.col("inspected_at").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+        parsed = pl.coalesce(
+            instant("inspected_at").dt.cast_time_unit("us"),
+            day.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        )
+        frame = frame.with_columns(parsed_at=parsed)
+        bad = frame.with_row_index("row").filter(
+            pl.col("parsed_at").is_null() & pl.col("inspected_at").is_not_null()
+        )
+        if bad.height:
+            raise InputError(
+                f"inspected_at {bad['inspected_at'][0]!r} is not a date",
+                row=int(bad["row"][0]) + 1,
+                column="inspected_at",
+                fix="write inspected_at as an ISO date (YYYY-MM-DD) or timestamp",
+            )
+        frame = frame.with_columns(pl.col("parsed_at").alias("inspected_at"))
+        at = frame.schema["inspected_at"]
+    if at == pl.Date:
+        at_expr = pl.col("inspected_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    elif isinstance(at, pl.Datetime):
+        at_expr = (
+            pl.col("inspected_at").dt.replace_time_zone("UTC")
+            if at.time_zone is None
+            else pl.col("inspected_at").dt.convert_time_zone("UTC")
+        ).dt.cast_time_unit("us")
+    else:
+        raise InputError(
+            f"inspected_at has type {at}, expected a date or timestamp",
+            column="inspected_at",
+            fix="write inspected_at as an ISO date (YYYY-MM-DD) or timestamp",
+        )
+    return frame.with_columns(at_expr.alias("inspected_at")).select(
+        "meter_id", "inspected_at", "outcome"
+    )
+
+
+class AnomalyScorer(BaseModel):
+    """Rule + IsolationForest suspicion scorer; ``fit`` / ``score`` / ``explain``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="Random seed of the IsolationForests.")
+    n_estimators: int = Field(200, description="Trees per IsolationForest.")
+    min_group_size: int = Field(30, description="Meters a group needs for its own forest.")
+    min_forest_size: int = Field(10, description="Below this many meters no forest is fitted.")
+    isolation_weight: float = Field(0.35, description="Weight of the forest in the noisy-OR [0-1].")
+    isolation_range: tuple[float, float] = Field(
+        (0.55, 0.70), description="Isolation score ramp (0.5 = normal, 1 = isolated) [-]."
+    )
+    rule_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RULE_WEIGHTS))
+    outcome_factors: dict[str, float] = Field(
+        default_factory=lambda: {"no_issue": 0.3, "meter_fault": 0.6},
+        description="Score multiplier after a recent inspection with this outcome [-].",
+    )
+    label_memory_days: int = Field(180, description="Inspections older than this are ignored [d].")
+    min_confidence: float = Field(0.25, description="Floor of the data-confidence factor [0-1].")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Local zone for dates in reasons.")
+
+    _forests: dict[str, IsolationForest] = PrivateAttr(default_factory=dict)
+    _multipliers: dict[str, float] = PrivateAttr(default_factory=dict)
+    _labels: pl.DataFrame | None = PrivateAttr(default=None)
+    _fitted: bool = PrivateAttr(default=False)
+
+    # --- estimator API -----------------------------------------------------------------
+
+    def fit(self, signals: pl.DataFrame, labels: pl.DataFrame | None = None) -> Self:
+        """Fit the forests on the signals and learn rule weights from inspection labels."""
+        self._forests = {}
+        x = _features(signals)
+        groups = signals["peer_group"].to_numpy()
+        if len(signals) >= self.min_forest_size:
+            self._forests[POOLED] = self._forest().fit(x)
+        for group in sorted(set(groups.tolist())):
+            mask = groups == group
+            if mask.sum() >= self.min_group_size:
+                self._forests[group] = self._forest().fit(x[mask])
+        self._multipliers = dict.fromkeys(RULE_CODES, 1.0)
+        self._labels = None
+        if labels is not None and labels.height:
+            latest = (
+                validate_labels(labels)
+                .sort("meter_id", "inspected_at")
+                .unique(subset="meter_id", keep="last", maintain_order=True)
+            )
+            self._labels = latest
+            self._multipliers = self._learn_multipliers(signals, latest)
+        self._fitted = True
+        return self
+
+    def score(self, signals: pl.DataFrame) -> pl.DataFrame:
+        """Scores, rank, component scores and estimated unbilled energy per meter."""
+        if not self._fitted:
+            self.fit(signals)
+        rules = rule_scores()
+        frame = signals.with_columns([expr.alias(f"s_{code}") for code, expr in rules.items()])
+        frame = frame.with_columns(
+            isolation=pl.Series(self._isolation(signals), dtype=pl.Float64).fill_nan(None)
+        )
+        frame = frame.with_columns(
+            s_ISOLATION=_ramp(pl.col("isolation"), *self.isolation_range)
+            * _suspicious_direction().cast(pl.Float64)
+        )
+        weights = {
+            code: min(0.98, self.rule_weights.get(code, 0.0) * self._multipliers.get(code, 1.0))
+            for code in RULE_CODES
+        }
+        weights["ISOLATION"] = self.isolation_weight
+        contribs = [(pl.lit(weights[c]) * pl.col(f"s_{c}")).alias(f"c_{c}") for c in weights]
+        frame = frame.with_columns(contribs)
+        survive = pl.lit(1.0)
+        for code in weights:
+            survive = survive * (1.0 - pl.col(f"c_{code}"))
+        confidence = (
+            1.0 - 1.2 * (pl.col("nonmeasured_share_recent").fill_null(1.0) - 0.05).clip(0.0, None)
+        ).clip(self.min_confidence, 1.0)
+        frame = self._with_label_factor(frame)
+        frame = frame.with_columns(
+            raw_score=1.0 - survive,
+            confidence=confidence,
+        ).with_columns(
+            score=(pl.col("raw_score") * pl.col("confidence") * pl.col("label_factor")).clip(
+                0.0, 1.0
+            )
+        )
+        # Unbilled energy: the peer-adjusted baseline minus what the meter registered, when an
+        # energy-losing pattern is named in the reasons and the drop is beyond noise. Solar
+        # meters: the night drop applied to their whole-day import baseline.
+        base = (
+            pl.when(pl.col("is_solar"))
+            .then(pl.col("kwh_day_total_base"))
+            .otherwise(pl.col("kwh_day_base"))
+        )
+        energy_rule = (
+            pl.max_horizontal([pl.col(f"s_{code}") for code in ENERGY_RULES]) >= ESTIMATE_MIN_SCORE
+        )
+        significant = energy_rule & (pl.col("drop_z") >= 2.0).fill_null(False)
+        frame = frame.with_columns(
+            est_unbilled_kwh_month=pl.when(significant)
+            .then(pl.col("drop").clip(0.0, 1.0) * base * pl.col("peer_ratio") * MONTH_DAYS)
+            .otherwise(0.0)
+            .fill_null(0.0)
+            .clip(0.0, None)
+        )
+        return frame.sort(["score", "meter_id"], descending=[True, False]).with_columns(
+            rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+        )
+
+    def explain(self, scored: pl.DataFrame) -> pl.DataFrame:
+        """Reason codes and Vietnamese / English texts for each row of ``score`` output."""
+        evidence = {lang: _evidence(lang, self.timezone) for lang in ("vi", "en")}
+        conditions = {code: pl.col(f"s_{code}") >= REASON_MIN_SCORE for code in SCORED_CODES}
+        conditions.update(_caveats())
+        items: dict[str, list[pl.Expr]] = {"vi": [], "en": []}
+        for code, active in conditions.items():
+            # Suspicious codes are ordered by contribution, caveats come last.
+            weight = pl.col(f"c_{code}") if code in SCORED_CODES else pl.lit(-1.0)
+            for lang, texts in items.items():
+                text = pl.when(active).then(reason_expr(code, lang, evidence[lang][code]))
+                texts.append(pl.struct(w=weight, code=pl.lit(code), text=text))
+
+        def ordered(items: list[pl.Expr]) -> pl.Expr:
+            return (
+                pl.concat_list(items)
+                .list.eval(pl.element().filter(pl.element().struct.field("text").is_not_null()))
+                .list.eval(
+                    pl.element().sort_by(
+                        pl.element().struct.field("w"), descending=True, maintain_order=True
+                    )
+                )
+            )
+
+        def field(lang: str, name: str) -> pl.Expr:
+            return ordered(items[lang]).list.eval(pl.element().struct.field(name))
+
+        return scored.select(
+            "meter_id",
+            reason_codes=field("vi", "code"),
+            reasons=field("vi", "text").list.join("; "),
+            reasons_en=field("en", "text").list.join("; "),
+        )
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _forest(self) -> IsolationForest:
+        return IsolationForest(
+            n_estimators=self.n_estimators, random_state=self.seed, contamination="auto"
+        )
+
+    def _isolation(self, signals: pl.DataFrame) -> np.ndarray:
+        """Isolation score per meter (0.5 ≈ normal, → 1 isolated); NaN without a forest."""
+        out = np.full(len(signals), np.nan)
+        if not self._forests:
+            return out
+        x = _features(signals)
+        keys = np.array(
+            [g if g in self._forests else POOLED for g in signals["peer_group"].to_list()],
+            dtype=object,
+        )
+        for key in sorted(set(keys.tolist()) & set(self._forests)):
+            mask = keys == key
+            out[mask] = -self._forests[key].score_samples(x[mask])
+        return out
+
+    def _learn_multipliers(self, signals: pl.DataFrame, labels: pl.DataFrame) -> dict[str, float]:
+        """Rule weight multipliers 0.5-1.5 from the precision of each rule on labels."""
+        fired = signals.select(
+            "meter_id", *[expr.alias(code) for code, expr in rule_scores().items()]
+        )
+        joined = fired.join(
+            labels.filter(pl.col("outcome").is_in(["theft", "no_issue"])), on="meter_id"
+        )
+        multipliers: dict[str, float] = {}
+        for code in RULE_CODES:
+            hits = joined.filter(pl.col(code) >= 0.5)
+            thefts = hits.filter(pl.col("outcome") == "theft").height
+            clean = hits.filter(pl.col("outcome") == "no_issue").height
+            # Laplace smoothing: with no evidence the multiplier stays 1.
+            multipliers[code] = 0.5 + (thefts + 1) / (thefts + clean + 2)
+        return multipliers
+
+    def _with_label_factor(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Multiply down meters inspected recently and found clean or faulty."""
+        if self._labels is None:
+            return frame.with_columns(
+                label_factor=pl.lit(1.0),
+                inspected_at=pl.lit(None, pl.Datetime("us", "UTC")),
+                outcome=pl.lit(None, pl.String),
+            )
+        frame = frame.join(self._labels, on="meter_id", how="left")
+        memory = timedelta(days=self.label_memory_days)
+        recent = (pl.col("inspected_at") <= pl.col("window_end")) & (
+            pl.col("inspected_at") > pl.col("window_end") - memory
+        )
+        factor = pl.col("outcome").replace_strict(
+            self.outcome_factors, default=1.0, return_dtype=pl.Float64
+        )
+        return frame.with_columns(
+            label_factor=pl.when(recent.fill_null(False)).then(factor).otherwise(1.0),
+            outcome=pl.when(recent.fill_null(False)).then(pl.col("outcome")),
+            inspected_at=pl.when(recent.fill_null(False)).then(pl.col("inspected_at")),
+        )
+
+
+def _evidence(lang: str, timezone: str) -> dict[str, dict[str, pl.Expr]]:
+    """Formatted evidence numbers for every reason template, by code."""
+
+    def num(expr: pl.Expr, decimals: int = 1) -> pl.Expr:
+        return fmt_number(expr, decimals, lang)
+
+    def pct(expr: pl.Expr) -> pl.Expr:
+        return fmt_number(100.0 * expr, 0, lang)
+
+    group_name = (
+        pl.col("peer_group").replace_strict(GROUP_VI, default=pl.col("peer_group"))
+        if lang == "vi"
+        else pl.col("peer_group").replace("all", "all-customer")
+    )
+    peer_change = 100.0 * (pl.col("peer_ratio") - 1.0)
+    peer_text = pl.concat_str(
+        [
+            pl.lit("; cả nhóm: " if lang == "vi" else "; peers: "),
+            pl.when(peer_change >= 0).then(pl.lit("+")).otherwise(pl.lit("")),
+            fmt_number(peer_change, 0, lang),
+            pl.lit(" %"),
+        ]
+    )
+    return {
+        "DROP": {
+            "pct": pct(pl.col("drop")),
+            "base": num(pl.col("kwh_day_base")),
+            "recent": num(pl.col("kwh_day_recent")),
+            "peer": peer_text,
+        },
+        "ZERO": {"share": pct(pl.col("zero_share_recent")), "hist": pct(pl.col("zero_share_hist"))},
+        "PARTIAL_ZERO": {
+            "hours": num(pl.col("zero_hours_recent")),
+            "days": pct(pl.col("partial_days_recent")),
+            "hist": pct(pl.col("partial_days_hist")),
+            "peak": pct(pl.col("peak_zero_recent")),
+        },
+        "FLAT": {"cv_recent": num(pl.col("cv_recent"), 2), "cv_base": num(pl.col("cv_base"), 2)},
+        "SHAPE": {
+            "corr": num(pl.col("profile_corr"), 2),
+            "lag": num(pl.col("best_lag_h").cast(pl.Float64), 0),
+            "peak_base": pct(pl.col("peak_share_hist")),
+            "peak_recent": pct(pl.col("peak_share_recent")),
+        },
+        "PEER": {"ratio": pct(pl.col("peer_level")), "group": group_name},
+        "ISOLATION": {"group": group_name, "value": num(pl.col("isolation"), 2)},
+        "DATA_QUALITY": {"share": pct(pl.col("nonmeasured_share_recent"))},
+        "STUCK": {},
+        "SOLAR": {"export": num(pl.col("export_kwh_day_recent"))},
+        "INSPECTED_OK": {
+            "date": pl.col("inspected_at").dt.convert_time_zone(timezone).dt.strftime("%d/%m/%Y"),
+            "outcome": pl.col("outcome").replace_strict(OUTCOME_VI, default=pl.col("outcome")),
+            "outcome_en": pl.col("outcome").str.replace("_", " "),
+        },
+    }
+
+
+def _caveats() -> dict[str, pl.Expr]:
+    """Explanatory (non-suspicious) reason codes and when they apply."""
+    return {
+        "DATA_QUALITY": (pl.col("nonmeasured_share_recent") >= 0.1).fill_null(False),
+        "STUCK": pl.col("stuck_suspect"),
+        "SOLAR": pl.col("is_solar"),
+        "INSPECTED_OK": (pl.col("label_factor") < 1.0).fill_null(False),
+    }
+
+
+def score_meters(
+    readings: pl.LazyFrame,
+    meters: pl.DataFrame | None,
+    labels: pl.DataFrame | None,
+    *,
+    settings: Settings,
+    as_of: datetime | None = None,
+    scorer: AnomalyScorer | None = None,
+) -> pl.DataFrame:
+    """Rank customer meters by theft/waste suspicion over the window ending at ``as_of``.
+
+    Returns one row per customer meter with ``OUTPUT_COLUMNS``: ``score`` [0-1, higher =
+    more suspicious], ``rank`` (1 = most suspicious, ties by meter_id), Vietnamese
+    ``reasons`` and English ``reasons_en`` (``CODE: text (evidence)`` joined by "; "),
+    ``reason_codes``, ``est_unbilled_kwh_month`` [kWh per 30 d] and ``customer_group``.
+    """
+    signals = compute_signals(readings, meters, settings=settings, as_of=as_of)
+    model = scorer if scorer is not None else AnomalyScorer(timezone=settings.timezone)
+    scored = model.fit(signals, labels).score(signals)
+    explained = model.explain(scored)
+    return (
+        scored.join(explained, on="meter_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("score").cast(pl.Float64), pl.col("est_unbilled_kwh_month").cast(pl.Float64)
+        )
+        .select(OUTPUT_COLUMNS)
+    )

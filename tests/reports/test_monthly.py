@@ -1,0 +1,434 @@
+"""Tests of the monthly report to Sở Công Thương: workbook, JSON and CSV."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ami.errors import ConfigError, InputError, NoDataError
+from ami.settings import Settings
+from reports.monthly import MonthlyReportPaths, build_monthly_report
+from reports.monthly.workbook import (
+    SHEET_CONSUMPTION,
+    SHEET_COVER,
+    SHEET_LOSSES,
+    _write_atomic,
+)
+
+SETTINGS = Settings()
+MONTH = "2026-10"
+GENERATED = date(2026, 11, 2)
+HEADER_ROW = 4
+
+# Branch losses 5 %, 10 % and 2 %: the mean of the rates is 5.67 % (would meet the 6 % plan)
+# but the energy-weighted province rate is 100 400 / 1 520 000 = 6.61 % (does not).
+BALANCES = pl.DataFrame(
+    {
+        "level": ["branch", "branch", "branch", "province", "transformer"],
+        "node_id": ["LS01", "LS02", "LS03", "province", "LS01-T001"],
+        "period": [MONTH] * 5,
+        "energy_in_kwh": [1_000_000.0, 500_000.0, 20_000.0, 1_530_000.0, 1_000.0],
+        "energy_out_kwh": [950_000.0, 450_000.0, 19_600.0, 1_419_600.0, 900.0],
+        "loss_kwh": [50_000.0, 50_000.0, 400.0, 110_400.0, 100.0],
+        "loss_pct": [5.0, 10.0, 2.0, 7.2, 10.0],
+        "technical_loss_kwh": [20_000.0, 15_000.0, 200.0, None, 40.0],
+        "measured_share": [0.99, 0.97, 0.80, 0.98, 1.0],
+        "reliable": [True, True, False, True, True],
+    }
+)
+GROUP_ROWS = [
+    "Sinh hoạt",
+    "Kinh doanh dịch vụ",
+    "Sản xuất",
+    "Hành chính sự nghiệp",
+    "Chiếu sáng công cộng",
+]
+
+
+def _consumption(period: str, factor: float = 1.0) -> pl.DataFrame:
+    groups = [
+        "residential",
+        "residential",
+        "commercial",
+        "production",
+        "public_admin",
+        "public_lighting",
+    ]
+    return pl.DataFrame(
+        {
+            "meter_id": [f"PE0{i:05d}" for i in range(len(groups))],
+            "customer_group": groups,
+            "branch_id": ["LS01"] * len(groups),
+            "period": [period] * len(groups),
+            "kwh_import": [factor * v for v in (150.0, 250.0, 1_200.0, 80_000.0, 3_000.0, 900.0)],
+            "kwh_export": [0.0, 45.0, 0.0, 0.0, 0.0, 0.0],
+        }
+    )
+
+
+CONSUMPTION = _consumption(MONTH)
+LAST_YEAR = _consumption("2025-10", factor=1.04)
+
+
+def _build(out_dir: Path, **overrides: Any) -> MonthlyReportPaths:
+    arguments: dict[str, Any] = {
+        "month": MONTH,
+        "balances": BALANCES,
+        "consumption": CONSUMPTION,
+        "consumption_last_year": LAST_YEAR,
+        "out_dir": out_dir,
+        "settings": SETTINGS,
+        "generated_on": GENERATED,
+    }
+    arguments.update(overrides)
+    return build_monthly_report(**arguments)
+
+
+def _table(sheet: Worksheet) -> list[dict[str, Any]]:
+    """Body rows of a report sheet keyed by header, down to the first empty row."""
+    headers = [c.value for c in sheet[HEADER_ROW]]
+    rows = []
+    for row in sheet.iter_rows(min_row=HEADER_ROW + 1, values_only=True):
+        if row[1] is None:
+            break
+        rows.append(dict(zip(headers, row, strict=True)))
+    return rows
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> MonthlyReportPaths:
+    return _build(tmp_path / "out")
+
+
+# --- files and sheets ---------------------------------------------------------------------
+
+
+def test_files_are_named_by_month(built: MonthlyReportPaths) -> None:
+    assert built.workbook.name == "bao-cao-thang-2026-10.xlsx"
+    assert built.json.name == "bao-cao-thang-2026-10.json"
+    assert sorted(p.name for p in built.workbook.parent.iterdir()) == sorted(
+        p.name for p in built.all
+    )
+
+
+def test_sheet_names(built: MonthlyReportPaths) -> None:
+    book = load_workbook(built.workbook)
+    assert book.sheetnames == [SHEET_COVER, SHEET_LOSSES, SHEET_CONSUMPTION]
+    assert book.sheetnames == ["Trang bìa", "Tổn thất điện năng", "Tiêu thụ theo nhóm khách hàng"]
+
+
+def test_cover_sheet(built: MonthlyReportPaths) -> None:
+    cover = load_workbook(built.workbook)[SHEET_COVER]
+    texts = [c.value for row in cover.iter_rows() for c in row if c.value is not None]
+    assert "Báo cáo tiết kiệm điện và tổn thất điện năng tháng 10/2026" in texts
+    assert "Công ty Điện lực Lạng Sơn" in texts
+    assert "Sở Công Thương tỉnh Lạng Sơn" in texts
+    assert "02/11/2026" in texts
+    labels = {row[0].value: row[1].value for row in cover.iter_rows(min_row=5, max_row=13)}
+    expected_share = (0.99 * 1_000_000 + 0.97 * 500_000 + 0.80 * 20_000) / 1_520_000
+    assert labels["Mức độ đầy đủ của số liệu (tỷ lệ điện năng đo đếm):"] == pytest.approx(
+        expected_share, abs=1e-4
+    )
+    assert labels["Điện lực có số liệu đủ tin cậy:"] == "2/3"
+
+
+def test_loss_headers_are_vietnamese(built: MonthlyReportPaths) -> None:
+    sheet = load_workbook(built.workbook)[SHEET_LOSSES]
+    headers = [c.value for c in sheet[HEADER_ROW]]
+    for header in (
+        "Đơn vị",
+        "Điện nhận (kWh)",
+        "Điện thương phẩm (kWh)",
+        "Tổn thất (kWh)",
+        "Tỷ lệ tổn thất (%)",
+        "Kế hoạch (%)",
+        "Mục tiêu phấn đấu (%)",
+        "So với kế hoạch",
+        "Tỷ lệ đo đếm (%)",
+        "Ghi chú",
+    ):
+        assert header in headers
+    assert all(c.font.bold for c in sheet[HEADER_ROW])
+
+
+def test_consumption_rows_use_plan_group_names(built: MonthlyReportPaths) -> None:
+    rows = _table(load_workbook(built.workbook)[SHEET_CONSUMPTION])
+    assert [r["Nhóm khách hàng"] for r in rows] == [*GROUP_ROWS, "Tổng cộng"]
+
+
+def test_formatting_and_print_setup(built: MonthlyReportPaths) -> None:
+    book = load_workbook(built.workbook)
+    for name in (SHEET_LOSSES, SHEET_CONSUMPTION):
+        sheet = book[name]
+        assert sheet.freeze_panes == "C5"
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.page_setup.fitToWidth == 1
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.column_dimensions["B"].width >= 20
+    losses = book[SHEET_LOSSES]
+    assert losses.cell(row=HEADER_ROW + 1, column=3).number_format == "#,##0"
+    assert losses.cell(row=HEADER_ROW + 1, column=6).number_format == "#,##0.00"
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def test_province_row_is_energy_weighted(built: MonthlyReportPaths) -> None:
+    rows = _table(load_workbook(built.workbook)[SHEET_LOSSES])
+    province = rows[-1]
+    branches = BALANCES.filter(pl.col("level") == "branch")
+    weighted = 100 * branches["loss_kwh"].sum() / branches["energy_in_kwh"].sum()
+    assert province["Đơn vị"] == "Toàn tỉnh"
+    assert province["Điện nhận (kWh)"] == pytest.approx(branches["energy_in_kwh"].sum())
+    assert province["Tổn thất (kWh)"] == pytest.approx(branches["loss_kwh"].sum())
+    assert province["Tỷ lệ tổn thất (%)"] == pytest.approx(weighted, abs=0.005)
+    assert abs(province["Tỷ lệ tổn thất (%)"] - branches["loss_pct"].mean()) > 0.5
+    assert province["So với kế hoạch"] == "Không đạt"
+    assert [r["Đơn vị"] for r in rows[:-1]] == [
+        "Điện lực Thành phố Lạng Sơn",
+        "Điện lực Cao Lộc",
+        "Điện lực Lộc Bình",
+    ]
+
+
+def test_unreliable_branch_is_marked(built: MonthlyReportPaths) -> None:
+    sheet = load_workbook(built.workbook)[SHEET_LOSSES]
+    rows = _table(sheet)
+    notes = {r["Đơn vị"]: r["Ghi chú"] for r in rows}
+    assert "chưa đủ tin cậy" in notes["Điện lực Lộc Bình"]
+    assert notes["Điện lực Thành phố Lạng Sơn"] is None
+    unreliable_row = HEADER_ROW + 3
+    assert sheet.cell(row=unreliable_row, column=2).fill.fgColor.rgb.endswith("FCE4D6")
+    document = json.loads(built.json.read_text(encoding="utf-8"))
+    assert [r["reliable"] for r in document["losses"]] == [True, True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("loss_pct", "plan", "stretch"),
+    [
+        pytest.param(2.5, "Đạt", "Đạt", id="below-stretch"),
+        pytest.param(3.0, "Đạt", "Đạt", id="at-stretch"),
+        pytest.param(5.99, "Đạt", "Không đạt", id="below-plan"),
+        pytest.param(6.0, "Đạt", "Không đạt", id="at-plan"),
+        pytest.param(6.01, "Không đạt", "Không đạt", id="above-plan"),
+    ],
+)
+def test_loss_met_logic(tmp_path: Path, loss_pct: float, plan: str, stretch: str) -> None:
+    balances = pl.DataFrame(
+        {
+            "level": ["branch"],
+            "node_id": ["LS05"],
+            "period": [MONTH],
+            "energy_in_kwh": [100_000.0],
+            "energy_out_kwh": [100_000.0 - 1_000.0 * loss_pct],
+            "loss_kwh": [1_000.0 * loss_pct],
+            "measured_share": [1.0],
+            "reliable": [True],
+        }
+    )
+    rows = _table(load_workbook(_build(tmp_path, balances=balances).workbook)[SHEET_LOSSES])
+    for row in rows:
+        assert row["So với kế hoạch"] == plan
+        assert row["So với mục tiêu phấn đấu"] == stretch
+
+
+@pytest.mark.parametrize(
+    ("group", "month", "change_pct", "target", "status"),
+    [
+        pytest.param("residential", "2026-10", -3.5, 3.0, "Đạt", id="household-met"),
+        pytest.param("residential", "2026-10", -2.5, 3.0, "Không đạt", id="household-missed"),
+        pytest.param("residential", "2026-06", -5.0, 10.0, "Không đạt", id="household-peak-month"),
+        pytest.param("public_admin", "2026-10", -5.0, 5.0, "Đạt", id="office-met"),
+        pytest.param("public_admin", "2026-05", -8.0, 10.0, "Không đạt", id="office-peak-month"),
+        pytest.param("public_lighting", "2026-07", -31.0, 30.0, "Đạt", id="lighting-met"),
+        pytest.param("public_lighting", "2026-10", -12.0, 30.0, "Không đạt", id="lighting-missed"),
+        pytest.param("commercial", "2026-10", 4.0, 3.0, "Không đạt", id="increase"),
+    ],
+)
+def test_savings_met_logic(
+    tmp_path: Path, group: str, month: str, change_pct: float, target: float, status: str
+) -> None:
+    year, mm = month.split("-")
+    this = pl.DataFrame(
+        {
+            "meter_id": ["PE1"],
+            "customer_group": [group],
+            "period": [month],
+            "kwh_import": [1_000.0 * (100 + change_pct)],
+        }
+    )
+    last = this.with_columns(period=pl.lit(f"{int(year) - 1}-{mm}"), kwh_import=pl.lit(100_000.0))
+    balances = BALANCES.with_columns(period=pl.lit(month))
+    paths = _build(
+        tmp_path, month=month, balances=balances, consumption=this, consumption_last_year=last
+    )
+    document = json.loads(paths.json.read_text(encoding="utf-8"))
+    row = next(r for r in document["consumption"] if r["customer_group"] == group)
+    assert row["target_pct"] == target
+    assert row["change_pct"] == pytest.approx(change_pct)
+    assert row["status"] == status
+    assert row["met"] is (status == "Đạt")
+
+
+def test_missing_last_year_is_said_not_invented(tmp_path: Path) -> None:
+    paths = _build(tmp_path, consumption_last_year=None)
+    rows = _table(load_workbook(paths.workbook)[SHEET_CONSUMPTION])
+    last_year_column = "Cùng kỳ tháng 10/2025 (kWh)"
+    assert {r[last_year_column] for r in rows} == {"Chưa có số liệu cùng kỳ"}
+    assert {r["Tăng (+) / giảm (-) (%)"] for r in rows} == {None}
+    document = json.loads(paths.json.read_text(encoding="utf-8"))
+    for row in document["consumption"]:
+        assert row["consumption_last_year_kwh"] is None
+        assert row["met"] is None
+        assert row["status"] == "Chưa có số liệu cùng kỳ"
+    assert document["data_completeness"]["has_last_year"] is False
+
+
+def test_group_missing_last_year_only_that_row(tmp_path: Path) -> None:
+    last = LAST_YEAR.filter(pl.col("customer_group") != "public_lighting")
+    document = json.loads(
+        _build(tmp_path, consumption_last_year=last).json.read_text(encoding="utf-8")
+    )
+    status = {r["customer_group"]: r["status"] for r in document["consumption"]}
+    assert status["public_lighting"] == "Chưa có số liệu cùng kỳ"
+    assert status["residential"] in ("Đạt", "Không đạt")
+
+
+def test_json_equals_workbook_numbers(built: MonthlyReportPaths) -> None:
+    book = load_workbook(built.workbook)
+    document = json.loads(built.json.read_text(encoding="utf-8"))
+    loss_rows = _table(book[SHEET_LOSSES])
+    assert len(loss_rows) == len(document["losses"])
+    for cell_row, item in zip(loss_rows, document["losses"], strict=True):
+        assert cell_row["Đơn vị"] == item["name"]
+        assert cell_row["Điện nhận (kWh)"] == item["energy_in_kwh"]
+        assert cell_row["Điện thương phẩm (kWh)"] == item["energy_out_kwh"]
+        assert cell_row["Tổn thất (kWh)"] == item["loss_kwh"]
+        assert cell_row["Tỷ lệ tổn thất (%)"] == item["loss_pct"]
+        assert cell_row["Tổn thất kỹ thuật ước tính (kWh)"] == item["technical_loss_kwh"]
+        assert cell_row["Tỷ lệ đo đếm (%)"] == item["measured_share"]
+    group_rows = _table(book[SHEET_CONSUMPTION])
+    for cell_row, item in zip(group_rows, document["consumption"], strict=True):
+        assert cell_row["Nhóm khách hàng"] == item["group_name"]
+        assert cell_row["Sản lượng tháng 10/2026 (kWh)"] == item["consumption_kwh"]
+        assert cell_row["Cùng kỳ tháng 10/2025 (kWh)"] == item["consumption_last_year_kwh"]
+        assert cell_row["Tăng (+) / giảm (-) (kWh)"] == item["change_kwh"]
+        assert cell_row["Tăng (+) / giảm (-) (%)"] == item["change_pct"]
+        assert cell_row["Mục tiêu tiết kiệm (%)"] == item["target_pct"]
+        assert cell_row["Đánh giá"] == item["status"]
+    total = document["consumption"][-1]
+    assert total["consumption_kwh"] == pytest.approx(CONSUMPTION["kwh_import"].sum())
+    assert total["solar_export_kwh"] == pytest.approx(45.0)
+
+
+def test_csv_carries_the_json_rows(built: MonthlyReportPaths) -> None:
+    document = json.loads(built.json.read_text(encoding="utf-8"))
+    losses = pl.read_csv(built.csv_losses)
+    assert losses["loss_pct"].to_list() == [r["loss_pct"] for r in document["losses"]]
+    consumption = pl.read_csv(built.csv_consumption)
+    assert consumption["group_name"].to_list() == [r["group_name"] for r in document["consumption"]]
+
+
+def test_json_is_utf8_with_diacritics(built: MonthlyReportPaths) -> None:
+    raw = built.json.read_bytes()
+    assert "Tổng cộng".encode() in raw
+    assert b"\\u" not in raw
+
+
+def test_no_personal_data(built: MonthlyReportPaths) -> None:
+    book = load_workbook(built.workbook)
+    cells = [
+        str(c.value)
+        for sheet in book
+        for row in sheet.iter_rows()
+        for c in row
+        if c.value is not None
+    ]
+    files = [
+        *cells,
+        built.json.read_text(encoding="utf-8"),
+        built.csv_consumption.read_text(encoding="utf-8"),
+    ]
+    assert not any("PE0" in text for text in files)
+
+
+# --- determinism and atomic writes -------------------------------------------------------------
+
+
+def test_rerun_gives_identical_bytes(tmp_path: Path) -> None:
+    first = _build(tmp_path / "a")
+    second = _build(tmp_path / "b")
+    for one, two in zip(first.all, second.all, strict=True):
+        assert one.read_bytes() == two.read_bytes(), one.name
+    # Same folder again: files replaced in place with the same bytes, nothing left behind.
+    before = {p.name: p.read_bytes() for p in first.all}
+    again = _build(tmp_path / "a")
+    assert {p.name: p.read_bytes() for p in again.all} == before
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(before)
+
+
+def test_failed_write_keeps_previous_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    paths = _build(out)
+    before = {p: p.read_bytes() for p in paths.all}
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("reports.monthly.workbook.os.replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        _build(out, consumption_last_year=None)
+    assert {p: p.read_bytes() for p in paths.all} == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths.all)
+
+
+def test_atomic_writer_leaves_no_temp_files(tmp_path: Path) -> None:
+    target = tmp_path / "x.json"
+    _write_atomic({target: b"one"})
+    _write_atomic({target: b"two"})
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def test_daily_balances_are_summed_into_the_month(tmp_path: Path) -> None:
+    daily = pl.concat([BALANCES.with_columns(period=pl.lit(f"{MONTH}-0{d}")) for d in (1, 2)])
+    document = json.loads(_build(tmp_path, balances=daily).json.read_text(encoding="utf-8"))
+    province = document["losses"][-1]
+    assert province["energy_in_kwh"] == pytest.approx(2 * 1_520_000.0)
+    assert province["loss_pct"] == pytest.approx(100 * 100_400 / 1_520_000, abs=0.005)
+
+
+def test_empty_consumption_is_no_data_not_zero(tmp_path: Path) -> None:
+    document = json.loads(
+        _build(tmp_path, consumption=pl.DataFrame()).json.read_text(encoding="utf-8")
+    )
+    assert {r["status"] for r in document["consumption"]} == {"Chưa có số liệu tháng này"}
+    assert {r["consumption_kwh"] for r in document["consumption"]} == {None}
+
+
+def test_missing_balance_column_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        _build(tmp_path, balances=BALANCES.drop("loss_kwh"))
+    assert info.value.column == "loss_kwh"
+
+
+def test_month_without_balances_is_no_data(tmp_path: Path) -> None:
+    with pytest.raises(NoDataError, match="2026-09"):
+        _build(tmp_path, month="2026-09")
+
+
+def test_bad_month_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="YYYY-MM"):
+        _build(tmp_path, month="10/2026")
