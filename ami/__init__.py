@@ -2,7 +2,7 @@
 
 ``ami.cli`` is the stable command-line contract (DESIGN.md); ``ami.settings`` the one
 frozen configuration object; ``ami.errors`` the typed exceptions every package raises;
-``ami.synth`` the synthetic province used by the demo, the tests and the benchmarks;
+``ami.province`` the synthetic province used by the demo, the tests and the benchmarks;
 ``ami.orchestrate`` starts DAG runs (in a subprocess, so this package never imports
 Airflow) and runs the same chain directly for ``ami ingest``.
 """

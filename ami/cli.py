@@ -34,7 +34,8 @@ report_app = typer.Typer(no_args_is_help=True, help="Reports to Sở Công Thư�
 app.add_typer(anomalies_app, name="anomalies")
 app.add_typer(report_app, name="report")
 
-console = Console()
+# Logs and CI are not terminals: give tables room rather than folding every cell.
+console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True)
 
 
@@ -63,8 +64,8 @@ def demo(
 ) -> None:
     """Generate a synthetic province and run the whole chain through the Airflow DAGs."""
     from ami.orchestrate import CHAIN, run_dags
+    from ami.province import ProvinceSpec, generate_province
     from ami.summary import print_summary
-    from ami.synth import ProvinceSpec, generate_province
 
     settings = get_settings()
     first = _parse_day(start)
@@ -228,7 +229,7 @@ def synth(
     file_format: Annotated[str, typer.Option("--format", help="csv, csv.gz or parquet")] = "csv.gz",
 ) -> None:
     """Write a synthetic province (landing zone + ground truth) without running the chain."""
-    from ami.synth import ProvinceSpec, generate_province
+    from ami.province import ProvinceSpec, generate_province
 
     spec = ProvinceSpec(meters=meters, start=_parse_day(start), days=days, seed=seed,
                         file_format=file_format)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from ami.reference import CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
 from models.losses import read_losses
 from warehouse import Warehouse
@@ -40,14 +42,19 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
     scores = warehouse.scan("anomaly_scores").collect().sort("rank").head(settings.anomaly_top_n)
     truth = _truth_labels(settings.truth_dir)
     top = Table(title=f"{settings.anomaly_top_n} công tơ nghi vấn nhất (most suspicious meters)")
-    for column in ("#", "Công tơ", "Nhóm", "Điểm", "kWh/tháng chưa ghi", "Lý do",
+    for column in ("#", "Công tơ", "Nhóm", "Điểm", "kWh/tháng chưa ghi", "Mã lý do",
                    "Dữ liệu mẫu (truth)"):
-        top.add_column(column)
+        top.add_column(column, no_wrap=column != "Mã lý do")
     for row in scores.iter_rows(named=True):
-        top.add_row(str(row["rank"]), row["meter_id"], row.get("customer_group") or "",
+        top.add_row(str(row["rank"]), row["meter_id"],
+                    CUSTOMER_GROUP_NAMES.get(row.get("customer_group") or "", ""),
                     f"{row['score']:.2f}", f"{row['est_unbilled_kwh_month']:,.0f}",
-                    row["reasons"], truth.get(row["meter_id"], "sạch (clean)"))
+                    ", ".join(row["reason_codes"]), truth.get(row["meter_id"], "sạch (clean)"))
     console.print(top)
+    console.print("Lý do chính (main reason):")
+    for row in scores.iter_rows(named=True):
+        first = re.split(r"; (?=[A-Z_]+: )", row["reasons"])[0]
+        console.print(f"  {row['rank']:>2}. {row['meter_id']}: {first}", highlight=False)
     report = settings.reports_dir / f"bao-cao-thang-{month}.xlsx"
     console.print(f"Báo cáo tháng gửi Sở Công Thương: [bold]{report.resolve()}[/]")
     console.print(f"Dữ liệu: {generation.customers:,} công tơ khách hàng, "

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = {
     "generate": (
         "from datetime import date; from pathlib import Path; import sys\n"
-        "from ami.synth import ProvinceSpec, generate_province\n"
+        "from ami.province import ProvinceSpec, generate_province\n"
         "m, d, root = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])\n"
         "generate_province(ProvinceSpec(meters=m, days=d, start=date(2026, 10, 1),"
         " file_format='csv', write_true_readings=False), root / 'landing', root / 'truth')\n"
