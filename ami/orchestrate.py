@@ -82,11 +82,12 @@ def run_dags(
     """Run DAGs one after the other through ``dags.runner``; raise on the first failure."""
     ensure_metadata_db(settings=settings, log=log)
     cmd = [sys.executable, "-m", "dags.runner", *dag_ids, "--conf", json.dumps(conf)]
-    with open(log, "a", encoding="utf-8") as out:
-        proc = subprocess.Popen(cmd, env=airflow_env(settings=settings), stdout=subprocess.PIPE,
-                                stderr=out, text=True, encoding="utf-8")
+    failure = None
+    with open(log, "a", encoding="utf-8") as out, subprocess.Popen(
+        cmd, env=airflow_env(settings=settings), stdout=subprocess.PIPE, stderr=out, text=True,
+        encoding="utf-8",
+    ) as proc:
         assert proc.stdout is not None
-        failure = None
         for line in proc.stdout:
             out.write(line)
             if line.startswith("AMI-STEP "):
