@@ -70,6 +70,7 @@ def demo(
     settings = get_settings()
     first = _parse_day(start)
     spec = ProvinceSpec(meters=meters, start=first, days=days, seed=seed)
+    _reset_if_other_province(spec, settings)
     began = time.monotonic()
     with _progress() as progress:
         gen = progress.add_task("Sinh dữ liệu tỉnh mẫu (synthetic province)", total=days)
@@ -238,6 +239,27 @@ def synth(
         result = generate_province(spec, landing, truth, progress=lambda d, t: progress.update(
             task, completed=d, total=t))
     console.print(result)
+
+
+def _reset_if_other_province(spec: object, settings: Settings) -> None:
+    """Start the demo's folders afresh when they hold another province.
+
+    The same spec regenerates identical files, so a rerun loads nothing new and shows the
+    chain is idempotent; another spec would leave the old province's files mixed in.
+    """
+    import json
+    import shutil
+    from dataclasses import asdict
+
+    marker = settings.truth_dir / "spec.json"
+    wanted = json.dumps(asdict(spec), default=str, sort_keys=True)  # type: ignore[call-overload]
+    if marker.exists() and marker.read_text(encoding="utf-8") == wanted:
+        return
+    for folder in (Path(settings.landing), settings.truth_dir, Path(settings.warehouse),
+                   settings.reports_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    settings.truth_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(wanted, encoding="utf-8")
 
 
 def _num(value: float | None, digits: int = 0) -> str:

@@ -67,3 +67,20 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "does not exist" in done.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_demo_starts_afresh_only_for_another_province(settings: Settings) -> None:
+    from datetime import date
+
+    from ami.cli import _reset_if_other_province
+    from ami.province import ProvinceSpec
+
+    spec = ProvinceSpec(meters=10, start=date(2026, 10, 1), days=2)
+    _reset_if_other_province(spec, settings)
+    kept = Path(settings.landing) / "readings_2026-10-01.csv"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("x", encoding="utf-8")
+    _reset_if_other_province(spec, settings)
+    assert kept.exists()  # same province: files stay, the rerun loads nothing new
+    _reset_if_other_province(ProvinceSpec(meters=11, start=date(2026, 10, 1), days=2), settings)
+    assert not kept.exists()  # another province: no stale files mixed in
