@@ -33,8 +33,9 @@ GROUPS = ("residential", "commercial", "production", "public_admin", "public_lig
 GROUP_SHARES = (0.85, 0.08, 0.03, 0.02, 0.02)
 #: Contracted capacity range per group [kW].
 CONTRACTED_KW = ((3, 15), (5, 50), (30, 500), (10, 100), (2, 20))
-#: Average load as a share of contracted capacity, range per group [-].
-LOAD_FACTOR = ((0.03, 0.07), (0.10, 0.25), (0.20, 0.45), (0.08, 0.18), (0.45, 0.55))
+#: Average load as a share of contracted capacity, range per group [-]; for public lighting
+#: the power when the lights are on.
+LOAD_FACTOR = ((0.03, 0.07), (0.10, 0.25), (0.20, 0.45), (0.08, 0.18), (0.70, 0.90))
 #: Per-interval noise (lognormal sigma) per group [-].
 NOISE = (0.30, 0.18, 0.10, 0.12, 0.02)
 #: Extra load per °C above 24 °C (air conditioning) per group [share of base / °C].
@@ -186,7 +187,9 @@ def build_province(spec: ProvinceSpec) -> Province:
         meter_id=np.array([f"PC{i + 1:09d}" for i in range(n)]),
         customer_id=np.array([f"KH{i + 1:09d}" for i in range(n)]),
         group=group, tx=tx, contracted_kw=contracted, solar_kwp=solar, dr=dr,
-        level_kw=level, jitter=rng.integers(-1, 2, n), lit_compliant=rng.random(n) >= 0.2,
+        level_kw=level,
+        # Lights switch on timers and photocells: no timing jitter, unlike people.
+        jitter=np.where(group == 4, 0, rng.integers(-1, 2, n)), lit_compliant=rng.random(n) >= 0.2,
         tx_ids=tx_ids, tx_feeder=tx_feeder, tx_branch=tx_branch, tx_kva=kva, tx_p0_kw=p0,
         tx_k=k, feeder_ids=feeder_ids, branch_ids=branch_ids, commune=commune,
     )
@@ -281,7 +284,7 @@ def _record_injections(p: Province, spec: ProvinceSpec) -> None:
 
 
 def _shapes(day: date, per_day: int) -> np.ndarray:
-    """Normalised daily shape per group (groups × intervals), mean 1 for the day type."""
+    """Daily shape per group (groups × intervals): mean 1, except lighting (1 = on)."""
     h = (np.arange(per_day) + 0.5) * 24 / per_day
     kind = day_type(day)
     off = kind in ("sunday", "holiday")
@@ -298,9 +301,9 @@ def _shapes(day: date, per_day: int) -> np.ndarray:
     admin = 0.1 + box(7.5, 17) * (1 - 0.4 * box(11.5, 13.5)) * (kind == "workday")
     dusk, dawn = dusk_dawn(day)
     light = ((h > dusk) | (h < dawn)).astype(float)
-    shapes = np.vstack([res, com, prod, admin, light])
-    means = shapes.mean(axis=1, keepdims=True)
-    return shapes / np.where(means > 0, means, 1.0)
+    shapes = np.vstack([res, com, prod, admin])
+    # Lights are on or off: their level is the power when on, not a daily mean.
+    return np.vstack([shapes / shapes.mean(axis=1, keepdims=True), light])
 
 
 def _day_factor(day: date, temp_c: float) -> np.ndarray:
