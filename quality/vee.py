@@ -84,10 +84,9 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
     Rows whose instant cannot be parsed belong to the first day of their file, so each
     is quarantined exactly once.
     """
-    minutes = (
-        pl.col("interval_minutes").str.strip_chars().cast(pl.Int32, strict=False)
-        if "interval_minutes" in raw.columns else pl.lit(None, pl.Int32)
-    )
+    raw = raw.with_columns(optional(raw, "interval_minutes"))
+    minutes_text = pl.col("interval_minutes").fill_null("").str.strip_chars()
+    minutes = minutes_text.cast(pl.Int32, strict=False)
     typed = raw.with_columns(
         optional(raw, "kwh_export"),
         pl.col("meter_id").str.strip_chars().alias("meter_id_clean"),
@@ -108,6 +107,8 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
          "meter_id is empty: give the meter's id"),
         (pl.col("ts").is_null(),
          "interval_end is not an ISO 8601 instant with zone (e.g. 2026-10-01T17:30:00Z)"),
+        ((minutes_text != "") & minutes.is_null(),
+         "interval_minutes is not a whole number of minutes"),
         (~pl.col("minutes").is_in(VALID_INTERVALS),
          "interval_minutes is not one of 5, 10, 15, 30, 60"),
         ((minute_of_day % pl.col("minutes") != 0) | (pl.col("ts").dt.second() != 0),

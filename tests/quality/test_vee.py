@@ -40,6 +40,7 @@ def write_landing(folder: Path) -> None:
         "PC1,30/09/2026 18:00,30,0.5,",   # another date format → quarantined
         f"PC1,{stamp(11)},30,abc,",       # text in a numeric column → quarantined
         f"PC3,{stamp(7)},30,,",           # empty value → quarantined (and conflicting)
+        f"PC3,{stamp(9)},half an hour,0.3,",  # text in interval_minutes → quarantined
         f"PC1,{(DAY_START + timedelta(minutes=607)):%Y-%m-%dT%H:%M:%SZ},30,0.5,",  # off grid
     ]
     lines = [line.replace(f"PC3,{stamp(8)},30,0.3,", f"PC3,{stamp(8)},30,500,") for line in lines]
@@ -95,6 +96,7 @@ def test_counts_reconcile(silver: pl.DataFrame, settings: Settings) -> None:
     quarantine = wh.scan("quarantine", date="2026-10-01").collect()
     reasons = " | ".join(quarantine["reason"].to_list())
     for needle in ("negative", "ISO 8601", "not a number", "conflicting duplicate",
+                   "not a whole number of minutes",
                    "off the interval grid", "absurd value"):
         assert needle in reasons
     assert quarantine.height == counts["quarantined"] + counts["rejected_estimated"]
