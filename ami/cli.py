@@ -166,8 +166,10 @@ def anomalies_score(
 ) -> None:
     """Rank meters by how suspicious their readings are (theft or waste)."""
     from models.anomaly.jobs import score_files
+    from reports.files import write_frame
 
-    frame = score_files(readings, meters, labels, out, settings=get_settings())
+    frame = score_files(readings, meters, labels, settings=get_settings())
+    write_frame(frame, out)
     console.print(f"{frame.height} meters scored → {out}")
 
 

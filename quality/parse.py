@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+
+from ami.errors import ConfigError
 
 #: Accepts ``2026-10-01T17:30:00Z`` and explicit offsets such as ``+07:00``.
 INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S%#z"
@@ -40,3 +44,14 @@ def optional(frame: pl.LazyFrame | pl.DataFrame, column: str) -> pl.Expr:
     """The column when the input has it, else a null string column of that name."""
     names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
     return pl.col(column) if column in names else pl.lit(None, dtype=pl.String).alias(column)
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    """A CSV (all columns as text) or Parquet file given on the command line."""
+    if not path.exists():
+        raise ConfigError(f"file {path} does not exist", fix="check the path")
+    if path.suffix.lower() == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix.lower() in (".csv", ".gz"):
+        return pl.read_csv(path, infer_schema=False)
+    raise ConfigError(f"cannot read {path.name}", fix="give a .csv or .parquet file")

@@ -35,14 +35,3 @@ def write_frame(frame: pl.DataFrame, path: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def read_frame(path: Path) -> pl.DataFrame:
-    """Read a CSV or Parquet file given on the command line."""
-    if not path.exists():
-        raise ConfigError(f"file {path} does not exist", fix="check the path")
-    if path.suffix.lower() == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".gz"):
-        return pl.read_csv(path, infer_schema=False)
-    raise ConfigError(f"cannot read {path.name}", fix="give a .csv or .parquet file")

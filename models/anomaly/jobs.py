@@ -10,8 +10,7 @@ from ami.errors import InputError, NoDataError
 from ami.settings import Settings
 from models.anomaly.scorer import score_meters
 from quality.meters import parse_meters
-from quality.parse import instant, number
-from reports.files import read_frame, write_frame
+from quality.parse import instant, number, read_table
 from warehouse import Warehouse, write_table
 
 #: Days of history the daily scoring reads from silver.
@@ -20,7 +19,7 @@ HISTORY_DAYS = 90
 
 def _readings_from_file(path: Path) -> pl.LazyFrame:
     """Canonical readings from a CSV or Parquet file, typed; bad rows named in the error."""
-    frame = read_frame(path)
+    frame = read_table(path)
     for column in ("meter_id", "interval_end", "kwh_import"):
         if column not in frame.columns:
             raise InputError(
@@ -72,21 +71,19 @@ def _readings_from_file(path: Path) -> pl.LazyFrame:
 
 
 def score_files(
-    readings: Path, meters: Path | None, labels: Path | None, out: Path, *, settings: Settings
+    readings: Path, meters: Path | None, labels: Path | None, *, settings: Settings
 ) -> pl.DataFrame:
-    """``ami anomalies score``: read files, score, write one row per meter to ``out``."""
+    """``ami anomalies score``: read the files, return one scored row per meter."""
     lazy = _readings_from_file(readings)
     meter_frame = None
     if meters is not None:
-        raw = read_frame(meters)
+        raw = read_table(meters)
         raw = raw.with_columns(pl.all().cast(pl.String)).with_columns(
             pl.lit(str(meters)).alias("_file"), pl.int_range(1, pl.len() + 1).alias("_row")
         )
         meter_frame = parse_meters(raw)
-    label_frame = read_frame(labels) if labels is not None else None
-    scored = score_meters(lazy, meter_frame, label_frame, settings=settings)
-    write_frame(scored, out)
-    return scored
+    label_frame = read_table(labels) if labels is not None else None
+    return score_meters(lazy, meter_frame, label_frame, settings=settings)
 
 
 def score_warehouse(*, settings: Settings) -> int:
