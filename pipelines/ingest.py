@@ -64,14 +64,16 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
         dataset_name=DATASET,
         pipelines_dir=str((warehouse.state / "dlt").resolve()),
     )
-    info = pipeline.run(landing_source(files, settings.tz, outcomes))
-    load_id = info.loads_ids[-1] if info.loads_ids else None
     manifest = read_manifest(warehouse)
+    current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
+    info = pipeline.run(landing_source(files, settings.tz, outcomes, current))
+    load_id = info.loads_ids[-1] if info.loads_ids else None
     for outcome in outcomes:
-        if outcome.status == "loaded":
+        if outcome.status in ("loaded", "quarantined"):
             manifest[outcome.name] = {
-                "kind": outcome.kind, "sha256": outcome.sha256, "load_id": load_id,
-                "dates": outcome.dates, "rows": outcome.rows_loaded,
+                "kind": outcome.kind, "sha256": outcome.sha256, "status": outcome.status,
+                "load_id": load_id if outcome.status == "loaded" else None,
+                "dates": outcome.dates, "rows": outcome.rows_loaded, "reason": outcome.reason,
             }
     result = IngestResult(load_id=load_id, files=outcomes)
     write_json(manifest_path(warehouse), manifest)

@@ -18,7 +18,8 @@ def current_files(
     return {
         name: str(entry["load_id"])
         for name, entry in sorted(manifest.items())
-        if entry["kind"] == kind and (date is None or date in entry.get("dates", []))  # type: ignore[operator]
+        if entry["kind"] == kind and entry.get("status", "loaded") == "loaded"
+        and (date is None or date in entry.get("dates", []))  # type: ignore[operator]
     }
 
 

@@ -37,7 +37,8 @@ class FileOutcome:
 
 
 def _file_resource(
-    kind: str, files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome]
+    kind: str, files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome],
+    current: dict[str, str],
 ) -> DltResource:
     """A resource that yields the new or changed files of one kind as Arrow tables."""
 
@@ -45,7 +46,10 @@ def _file_resource(
     def load_kind() -> Iterator[pa.Table]:
         seen: dict[str, str] = dlt.current.resource_state().setdefault("files", {})
         for file in files:
-            if seen.get(file.name) == file.sha256:
+            # Skip only what both dlt state and the manifest hold: a run that crashed after
+            # the load but before the manifest loads the file again (downstream reads the
+            # manifest's load only, so nothing is doubled).
+            if seen.get(file.name) == file.sha256 == current.get(file.name):
                 outcomes.append(FileOutcome(file.name, kind, file.sha256, "unchanged"))
                 continue
             seen[file.name] = file.sha256
@@ -71,11 +75,12 @@ def _file_resource(
 
 @dlt.source(name="filedrop", max_table_nesting=0)
 def landing_source(
-    files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome]
+    files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome],
+    current: dict[str, str] | None = None,
 ) -> list[DltResource]:
-    """One resource per file kind present in ``files``."""
+    """One resource per file kind present in ``files``; ``current``: name → sha256 loaded."""
     return [
-        _file_resource(kind, [f for f in files if f.kind == kind], tz, outcomes)
+        _file_resource(kind, [f for f in files if f.kind == kind], tz, outcomes, current or {})
         for kind in KINDS
         if any(f.kind == kind for f in files)
     ]
