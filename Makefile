@@ -19,6 +19,13 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
+# PostgreSQL server binaries (Debian's package) for the real-server integration tests.
+.tools/postgresql.ok:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+	@mkdir -p .tools && touch $@
+
 demo: $(VENV)/.synced
 	$(VENV)/bin/ami demo
 
@@ -26,7 +33,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint .tools/postgresql.ok
 	$(VENV)/bin/pytest
 
 test-fast: $(VENV)/.synced
