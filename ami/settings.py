@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         Path("data/truth"), description="Synthetic ground truth; the pipeline never reads it."
     )
     reports_dir: Path = Field(Path("data/reports"), description="Where monthly reports go.")
+    source_profiles_dir: Path | None = Field(
+        None, description="Extra source profiles (YAML) mapping vendor files onto the contract."
+    )
     airflow_home: Path = Field(
         Path("data/airflow"), description="AIRFLOW_HOME of the embedded default (SQLite)."
     )

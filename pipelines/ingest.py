@@ -15,6 +15,7 @@ import dlt
 from ami.settings import Settings
 from pipelines.filedrop import FileOutcome, landing_source
 from pipelines.filedrop.helpers import list_landing
+from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.settings import DATASET
 from warehouse import Warehouse
 from warehouse.state import manifest_path, read_manifest, write_json
@@ -66,7 +67,10 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     )
     manifest = read_manifest(warehouse)
     current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
-    info = pipeline.run(landing_source(files, settings.tz, outcomes, current))
+    profiles = load_profiles(settings.source_profiles_dir)
+    info = pipeline.run(landing_source(files, settings.tz, outcomes, current=current,
+                                       profiles=profiles,
+                                       default_minutes=settings.interval_minutes))
     load_id = info.loads_ids[-1] if info.loads_ids else None
     for outcome in outcomes:
         if outcome.status in ("loaded", "quarantined"):

@@ -19,6 +19,7 @@ from dlt.sources import DltResource
 
 from ami.errors import InputError
 from pipelines.filedrop.helpers import LandingFile, local_dates, read_raw, with_lineage
+from pipelines.filedrop.profiles import Profile, load_profiles
 from pipelines.filedrop.settings import KINDS
 
 
@@ -37,8 +38,8 @@ class FileOutcome:
 
 
 def _file_resource(
-    kind: str, files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome],
-    current: dict[str, str],
+    kind: str, files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome], *,
+    current: dict[str, str], profiles: list[Profile], default_minutes: int,
 ) -> DltResource:
     """A resource that yields the new or changed files of one kind as Arrow tables."""
 
@@ -54,7 +55,7 @@ def _file_resource(
                 continue
             seen[file.name] = file.sha256
             try:
-                frame = read_raw(file)
+                frame, profile = read_raw(file, profiles, default_minutes=default_minutes)
             except InputError as exc:
                 outcomes.append(
                     FileOutcome(file.name, kind, file.sha256, "quarantined", reason=str(exc))
@@ -68,19 +69,23 @@ def _file_resource(
                 )
             )
             if frame.height:
-                yield with_lineage(frame, file)
+                yield with_lineage(frame, file, profile)
 
     return load_kind
 
 
 @dlt.source(name="filedrop", max_table_nesting=0)
 def landing_source(
-    files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome],
-    current: dict[str, str] | None = None,
+    files: list[LandingFile], tz: ZoneInfo, outcomes: list[FileOutcome], *,
+    current: dict[str, str] | None = None, profiles: list[Profile] | None = None,
+    default_minutes: int = 30,
 ) -> list[DltResource]:
     """One resource per file kind present in ``files``; ``current``: name → sha256 loaded."""
     return [
-        _file_resource(kind, [f for f in files if f.kind == kind], tz, outcomes, current or {})
+        _file_resource(kind, [f for f in files if f.kind == kind], tz, outcomes,
+                       current=current or {},
+                       profiles=profiles if profiles is not None else load_profiles(),
+                       default_minutes=default_minutes)
         for kind in KINDS
         if any(f.kind == kind for f in files)
     ]

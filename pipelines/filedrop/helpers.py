@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 
 from ami.errors import ConfigError, InputError
+from pipelines.filedrop.profiles import Profile, detect, raw_bytes, read_with_profile
 from pipelines.filedrop.settings import KINDS, REQUIRED_COLUMNS, SUFFIXES, TIME_COLUMNS
 
 
@@ -71,8 +72,11 @@ def list_landing(landing: str | Path) -> list[LandingFile]:
     return sorted(files, key=lambda f: (KINDS.index(f.kind), f.name))
 
 
-def read_raw(file: LandingFile) -> pl.DataFrame:
-    """The file's rows as received (every column a string), with ``_row`` (1 = first row).
+def read_raw(file: LandingFile, profiles: list[Profile], *,
+             default_minutes: int = 30) -> tuple[pl.DataFrame, str]:
+    """The file's rows as text in canonical names, with ``_row`` (1 = first data row).
+
+    Returns the rows and the name of the source profile that read them.
 
     Raises:
         InputError: the file cannot be read or lacks a required column.
@@ -83,16 +87,16 @@ def read_raw(file: LandingFile) -> pl.DataFrame:
                          fix="ask the head-end to re-deliver it")
     try:
         if file.name.endswith(".parquet"):
-            frame = pl.read_parquet(file.path)
-            frame = frame.with_columns(
-                pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-                if getattr(frame.schema[c], "time_zone", None)
-                else pl.col(c).cast(pl.String)
-                for c in frame.columns
-            )
+            frame, profile = _read_parquet_as_text(file.path), "parquet"
         else:
-            frame = pl.read_csv(file.path, infer_schema=False)
-    except Exception as exc:  # polars raises many types for unreadable input
+            data = raw_bytes(file.path)
+            chosen = detect(data, file.kind, profiles, file.name)
+            frame = read_with_profile(data, file.kind, chosen, file.name,
+                                      default_minutes=default_minutes)
+            profile = chosen.name
+    except InputError:
+        raise
+    except Exception as exc:  # polars and pyarrow raise many types for unreadable input
         raise InputError(
             f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})", file=file.name,
             fix="check the file is complete and re-deliver it",
@@ -104,7 +108,19 @@ def read_raw(file: LandingFile) -> pl.DataFrame:
             file=file.name, row=1, column=missing[0],
             fix=f"a {file.kind} file needs the columns {', '.join(REQUIRED_COLUMNS[file.kind])}",
         )
-    return frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
+    rows = frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
+    return rows, profile
+
+
+def _read_parquet_as_text(path: Path) -> pl.DataFrame:
+    """A Parquet file with every column as text (instants as ISO 8601 UTC with Z)."""
+    frame = pl.read_parquet(path)
+    return frame.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if getattr(frame.schema[c], "time_zone", None)
+        else pl.col(c).cast(pl.String)
+        for c in frame.columns
+    )
 
 
 def local_dates(frame: pl.DataFrame, kind: str, tz: ZoneInfo) -> list[str]:
@@ -130,10 +146,11 @@ def local_dates(frame: pl.DataFrame, kind: str, tz: ZoneInfo) -> list[str]:
     return [d.isoformat() for d in dates]
 
 
-def with_lineage(frame: pl.DataFrame, file: LandingFile) -> pa.Table:
+def with_lineage(frame: pl.DataFrame, file: LandingFile, profile: str) -> pa.Table:
     """Arrow table of the raw rows plus lineage columns, ready for dlt's Arrow path."""
     return frame.with_columns(
         pl.lit("filedrop").alias("_source"),
+        pl.lit(profile).alias("_profile"),
         pl.lit(file.name).alias("_file"),
         pl.lit(file.sha256).alias("_file_sha256"),
     ).to_arrow()

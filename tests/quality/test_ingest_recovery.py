@@ -37,7 +37,7 @@ def test_bad_file_is_quarantined_once_with_a_reason(settings: Settings, tmp_path
     first = run_chain_direct(str(landing), settings=settings)
     [bad] = first.quarantined
     assert bad.name == "readings_2026-10-02.csv"
-    assert "missing required column" in (bad.reason or "")
+    assert "no source profile matches the header 'meter,value'" in (bad.reason or "")
     assert "interval_end" in (bad.reason or "")
     second = run_chain_direct(str(landing), settings=settings)
     assert second.quarantined == []  # same bad bytes: reported once

@@ -1,0 +1,150 @@
+"""Source profiles: how a head-end's files map onto the canonical contract.
+
+A profile is a YAML file (see ``profiles/``): encodings to try, delimiter, decimal comma,
+timestamp format and zone, whether intervals are labelled by their start or end, and the
+column names. Adding a vendor is adding a file, not code. A file's profile is detected
+from its header: the first profile whose mapped header holds every required column.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from ami.errors import ConfigError, InputError
+from pipelines.filedrop.settings import REQUIRED_COLUMNS, TIME_COLUMNS
+
+BUILT_IN = Path(__file__).parent / "profiles"
+
+#: Canonical columns holding decimal numbers (decimal comma is converted in these).
+NUMERIC_COLUMNS = ("kwh_import", "kwh_export", "register_kwh_import", "register_kwh_export",
+                   "contracted_kw", "solar_kwp", "recovered_kwh", "temp_c_mean", "target_kw")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One source profile."""
+
+    name: str
+    description: str = ""
+    encodings: tuple[str, ...] = ("utf-8-sig",)
+    delimiter: str = ","
+    decimal_comma: bool = False
+    timestamp_format: str | None = None
+    timezone: str = "UTC"
+    interval_label: str = "end"
+    columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def canonical(self) -> bool:
+        """True when files need no mapping at all."""
+        return not self.columns and self.timestamp_format is None and not self.decimal_comma
+
+    def mapped(self, header: list[str]) -> list[str]:
+        """Canonical names of a header (unknown names stay as they are)."""
+        return [self.columns.get(name.strip(), name.strip()) for name in header]
+
+
+def load_profiles(extra: Path | None = None) -> list[Profile]:
+    """Built-in profiles (canonical first) plus the YAML files of ``extra``."""
+    paths = sorted(BUILT_IN.glob("*.yaml"), key=lambda p: (p.stem != "canonical", p.stem))
+    if extra is not None:
+        paths += sorted(Path(extra).glob("*.yaml"))
+    profiles = []
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data["encodings"] = tuple(data.get("encodings", ("utf-8-sig",)))
+            data["columns"] = dict(data.get("columns") or {})
+            profiles.append(Profile(**data))
+        except (yaml.YAMLError, TypeError, KeyError) as exc:
+            raise ConfigError(f"source profile {path} is not valid ({exc})",
+                              fix="compare it with pipelines/filedrop/profiles/vn_hes_v1.yaml") \
+                from None
+    return profiles
+
+
+def raw_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it ends in .gz."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"the gzip stream is broken ({exc})", file=path.name,
+                             fix="the transfer was probably cut: ask for the file again") \
+                from None
+    return data
+
+
+def decode(data: bytes, profile: Profile, name: str) -> str:
+    """Text of a file in the first of the profile's encodings that decodes it."""
+    for encoding in profile.encodings:
+        try:
+            # Windows-1258 writes Vietnamese letters decomposed (base + combining mark).
+            return unicodedata.normalize("NFC", data.decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"the file is not in any of {', '.join(profile.encodings)}", file=name,
+                     fix="export it as UTF-8 (or add its encoding to the source profile)")
+
+
+def detect(data: bytes, kind: str, profiles: list[Profile], name: str) -> Profile:
+    """The first profile whose mapped header holds every required column of ``kind``."""
+    seen = []
+    for profile in profiles:
+        try:
+            first = decode(data[:4096], profile, name).splitlines()[0]
+        except (InputError, IndexError):
+            continue
+        header = profile.mapped(first.split(profile.delimiter))
+        if all(column in header for column in REQUIRED_COLUMNS[kind]):
+            return profile
+        seen.append(first.strip()[:120])
+    raise InputError(
+        f"no source profile matches the header {seen[0] if seen else '(none)'!r}", file=name,
+        row=1, column=REQUIRED_COLUMNS[kind][0],
+        fix=f"a {kind} file needs the columns {', '.join(REQUIRED_COLUMNS[kind])} (or a "
+            "source profile mapping its headers onto them)",
+    )
+
+
+def read_with_profile(data: bytes, kind: str, profile: Profile, name: str, *,
+                      default_minutes: int = 30) -> pl.DataFrame:
+    """Rows as text in canonical names and canonical value formats.
+
+    Values that cannot be converted stay as received, so that VEE quarantines them with
+    the reason and the original text.
+    """
+    text = decode(data, profile, name)
+    frame = pl.read_csv(io.StringIO(text), separator=profile.delimiter, infer_schema=False)
+    frame = frame.rename(dict(zip(frame.columns, profile.mapped(frame.columns), strict=True)))
+    if profile.decimal_comma:
+        frame = frame.with_columns(
+            pl.col(c).str.replace(",", ".", literal=True)
+            for c in NUMERIC_COLUMNS if c in frame.columns)
+    column = TIME_COLUMNS.get(kind)
+    if profile.timestamp_format and column in frame.columns:
+        minutes = (
+            pl.col("interval_minutes").str.strip_chars().cast(pl.Int64, strict=False)
+            if "interval_minutes" in frame.columns else pl.lit(None, pl.Int64)
+        ).fill_null(default_minutes)
+        frame = frame.with_columns(_canonical_instant(column, kind, profile, minutes))
+    return frame
+
+
+def _canonical_instant(column: str, kind: str, profile: Profile, minutes: pl.Expr) -> pl.Expr:
+    """ISO 8601 UTC text labelled by the interval end; unparsable text unchanged."""
+    local = pl.col(column).str.strip_chars().str.strptime(
+        pl.Datetime("us"), profile.timestamp_format or "", strict=False)
+    instant = local.dt.replace_time_zone(profile.timezone, ambiguous="earliest") \
+        .dt.convert_time_zone("UTC")
+    if kind == "readings" and profile.interval_label == "start":
+        instant = instant + pl.duration(minutes=minutes)
+    return pl.coalesce(instant.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), pl.col(column)).alias(column)
