@@ -14,7 +14,7 @@ import dlt
 
 from ami.settings import Settings
 from pipelines.filedrop import FileOutcome, landing_source
-from pipelines.filedrop.helpers import list_landing
+from pipelines.filedrop.helpers import list_landing, redact, release
 from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.settings import DATASET
 from warehouse import Warehouse
@@ -68,9 +68,12 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     manifest = read_manifest(warehouse)
     current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
     profiles = load_profiles(settings.source_profiles_dir)
-    info = pipeline.run(landing_source(files, settings.tz, outcomes, current=current,
-                                       profiles=profiles,
-                                       default_minutes=settings.interval_minutes))
+    try:
+        info = pipeline.run(landing_source(files, settings.tz, outcomes, current=current,
+                                           profiles=profiles,
+                                           default_minutes=settings.interval_minutes))
+    finally:
+        release(files)
     load_id = info.loads_ids[-1] if info.loads_ids else None
     for outcome in outcomes:
         if outcome.status in ("loaded", "quarantined"):
@@ -84,7 +87,8 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     if load_id is not None:
         write_json(
             warehouse.state / "ingest" / "loads" / f"{load_id}.json",
-            {"load_id": load_id, "landing": str(landing), "files": [asdict(f) for f in outcomes],
+            {"load_id": load_id, "landing": redact(str(landing)),
+             "files": [asdict(f) for f in outcomes],
              "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,
              "files_quarantined": len(result.quarantined)},
         )

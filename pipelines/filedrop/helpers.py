@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import io
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import fsspec
 import polars as pl
 import pyarrow as pa
+from fsspec.spec import AbstractFileSystem
 
-from ami.errors import ConfigError, InputError
-from pipelines.filedrop.profiles import Profile, detect, raw_bytes, read_with_profile
+from ami.errors import ConfigError, InputError, TransientError
+from pipelines.filedrop.profiles import Profile, detect, gunzip, read_with_profile
 from pipelines.filedrop.settings import KINDS, REQUIRED_COLUMNS, SUFFIXES, TIME_COLUMNS
 
 
@@ -21,10 +26,16 @@ class LandingFile:
 
     name: str
     kind: str
-    path: Path
+    path: str
     size: int
     mtime: float
     sha256: str
+    fs: AbstractFileSystem = field(compare=False, repr=False)
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes, from wherever the landing zone lives."""
+        data: bytes = self.fs.cat_file(self.path)
+        return data
 
 
 def kind_of(name: str) -> str | None:
@@ -37,39 +48,79 @@ def kind_of(name: str) -> str | None:
     return None
 
 
-def sha256_of(path: Path) -> str:
+def redact(url: str) -> str:
+    """A URL without its password, for messages and records."""
+    return re.sub(r"(://[^:/@]+):[^@/]+@", r"\1:***@", url)
+
+
+def sha256_of(fs: AbstractFileSystem, path: str) -> str:
     """SHA-256 of a file's bytes (hex), read in blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with fs.open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
+def _mtime(info: dict[str, Any]) -> float:
+    """Modification time of an fsspec listing entry [s since the epoch]."""
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0.0
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
+
+
+def _unreachable(url: str, exc: Exception) -> TransientError:
+    """The error for a landing location that does not answer (retrying may help)."""
+    return TransientError(
+        f"landing location {redact(url)} cannot be reached ({type(exc).__name__}: "
+        f"{redact(str(exc))})",
+        fix="check the address, the credentials and the network; the run will retry",
+    )
+
+
 def list_landing(landing: str | Path) -> list[LandingFile]:
-    """Every loadable file of the landing zone, sorted by kind order then name."""
+    """Every loadable file of the landing zone, sorted by kind order then name.
+
+    The landing zone is a local folder or a URL (``s3://bucket/prefix``,
+    ``sftp://user:password@host:port/path``); credentials of S3 come from the environment
+    (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``).
+    """
     text = str(landing)
-    if "://" in text and not text.startswith("file://"):
+    try:
+        # A fresh client per run: listings must not come from an earlier run's cache.
+        fs, root = fsspec.core.url_to_fs(text, skip_instance_cache=True)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"landing location {redact(text)!r} is not usable ({exc})",
+                          fix="give a local folder, s3://bucket/prefix or sftp://host/path") \
+            from None
+    except Exception as exc:  # remote file systems connect when they are created
+        raise _unreachable(text, exc) from exc
+    try:
+        is_dir = fs.isdir(root)
+    except Exception as exc:  # each protocol raises its own errors when unreachable
+        raise _unreachable(text, exc) from exc
+    if not is_dir:
         raise ConfigError(
-            f"landing location {text!r} is not a local folder",
-            fix="give a local folder (s3:// and sftp:// come with issue 3)",
-        )
-    root = Path(text.removeprefix("file://"))
-    if not root.is_dir():
-        raise ConfigError(
-            f"landing folder {root} does not exist",
+            f"landing folder {redact(text)} does not exist",
             fix="create it and drop head-end files into it, or run `ami demo` first",
         )
     files = []
-    for path in root.iterdir():
-        kind = kind_of(path.name)
-        if kind is None or not path.is_file():
+    for info in fs.ls(root, detail=True):
+        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        kind = kind_of(name)
+        if kind is None or info.get("type") != "file":
             continue
-        stat = path.stat()
-        files.append(
-            LandingFile(path.name, kind, path, stat.st_size, stat.st_mtime, sha256_of(path))
-        )
+        path = str(info["name"])
+        files.append(LandingFile(name, kind, path, int(info.get("size") or 0), _mtime(info),
+                                 sha256_of(fs, path), fs))
     return sorted(files, key=lambda f: (KINDS.index(f.kind), f.name))
+
+
+def release(files: list[LandingFile]) -> None:
+    """Close the connections a listing opened (SFTP keeps an SSH session per client)."""
+    for fs in {id(f.fs): f.fs for f in files}.values():
+        client = getattr(fs, "client", None)
+        if client is not None and hasattr(client, "close"):
+            client.close()
 
 
 def read_raw(file: LandingFile, profiles: list[Profile], *,
@@ -87,9 +138,9 @@ def read_raw(file: LandingFile, profiles: list[Profile], *,
                          fix="ask the head-end to re-deliver it")
     try:
         if file.name.endswith(".parquet"):
-            frame, profile = _read_parquet_as_text(file.path), "parquet"
+            frame, profile = _read_parquet_as_text(file.read_bytes()), "parquet"
         else:
-            data = raw_bytes(file.path)
+            data = gunzip(file.read_bytes(), file.name)
             chosen = detect(data, file.kind, profiles, file.name)
             frame = read_with_profile(data, file.kind, chosen, file.name,
                                       default_minutes=default_minutes)
@@ -112,9 +163,9 @@ def read_raw(file: LandingFile, profiles: list[Profile], *,
     return rows, profile
 
 
-def _read_parquet_as_text(path: Path) -> pl.DataFrame:
+def _read_parquet_as_text(data: bytes) -> pl.DataFrame:
     """A Parquet file with every column as text (instants as ISO 8601 UTC with Z)."""
-    frame = pl.read_parquet(path)
+    frame = pl.read_parquet(io.BytesIO(data))
     return frame.with_columns(
         pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         if getattr(frame.schema[c], "time_zone", None)

@@ -70,14 +70,13 @@ def load_profiles(extra: Path | None = None) -> list[Profile]:
     return profiles
 
 
-def raw_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it ends in .gz."""
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
+def gunzip(data: bytes, name: str) -> bytes:
+    """The file's bytes, gunzipped when its name ends in .gz."""
+    if name.endswith(".gz"):
         try:
             return gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise InputError(f"the gzip stream is broken ({exc})", file=path.name,
+            raise InputError(f"the gzip stream is broken ({exc})", file=name,
                              fix="the transfer was probably cut: ask for the file again") \
                 from None
     return data
