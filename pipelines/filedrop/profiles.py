@@ -86,10 +86,12 @@ def decode(data: bytes, profile: Profile, name: str) -> str:
     """Text of a file in the first of the profile's encodings that decodes it."""
     for encoding in profile.encodings:
         try:
-            # Windows-1258 writes Vietnamese letters decomposed (base + combining mark).
-            return unicodedata.normalize("NFC", data.decode(encoding))
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" not in text:  # NULs: UTF-16 or binary read through a one-byte code page
+            # Windows-1258 writes Vietnamese letters decomposed (base + combining mark).
+            return unicodedata.normalize("NFC", text)
     raise InputError(f"the file is not in any of {', '.join(profile.encodings)}", file=name,
                      fix="export it as UTF-8 (or add its encoding to the source profile)")
 
@@ -97,15 +99,23 @@ def decode(data: bytes, profile: Profile, name: str) -> str:
 def detect(data: bytes, kind: str, profiles: list[Profile], name: str) -> Profile:
     """The first profile whose mapped header holds every required column of ``kind``."""
     seen = []
+    decoded = False
     for profile in profiles:
         try:
             first = decode(data[:4096], profile, name).splitlines()[0]
         except (InputError, IndexError):
             continue
+        decoded = True
         header = profile.mapped(first.split(profile.delimiter))
         if all(column in header for column in REQUIRED_COLUMNS[kind]):
             return profile
         seen.append(first.strip()[:120])
+    if not decoded:
+        encodings = sorted({e for p in profiles for e in p.encodings})
+        raise InputError(f"the text is in none of the known encodings ({', '.join(encodings)})",
+                         file=name, row=1,
+                         fix="export the file as UTF-8, or add a source profile with its "
+                             "encoding")
     raise InputError(
         f"no source profile matches the header {seen[0] if seen else '(none)'!r}", file=name,
         row=1, column=REQUIRED_COLUMNS[kind][0],
