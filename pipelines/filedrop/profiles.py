@@ -8,6 +8,7 @@ from its header: the first profile whose mapped header holds every required colu
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import unicodedata
@@ -102,7 +103,8 @@ def detect(data: bytes, kind: str, profiles: list[Profile], name: str) -> Profil
     decoded = False
     for profile in profiles:
         try:
-            first = decode(data[:4096], profile, name).splitlines()[0]
+            # The header line only: a cut through a multi-byte letter would fail to decode.
+            first = decode(data.split(b"\n", 1)[0], profile, name).splitlines()[0]
         except (InputError, IndexError):
             continue
         decoded = True
@@ -131,9 +133,9 @@ def read_with_profile(data: bytes, kind: str, profile: Profile, name: str, *,
     Values that cannot be converted stay as received, so that VEE quarantines them with
     the reason and the original text.
     """
-    text = decode(data, profile, name)
-    frame = pl.read_csv(io.StringIO(text), separator=profile.delimiter, infer_schema=False)
-    frame = frame.rename(dict(zip(frame.columns, profile.mapped(frame.columns), strict=True)))
+    frame = _read_text_csv(data, profile, name)
+    names = [unicodedata.normalize("NFC", c) for c in frame.columns]
+    frame = frame.rename(dict(zip(frame.columns, profile.mapped(names), strict=True)))
     if profile.decimal_comma:
         frame = frame.with_columns(
             pl.col(c).str.replace(",", ".", literal=True)
@@ -146,6 +148,20 @@ def read_with_profile(data: bytes, kind: str, profile: Profile, name: str, *,
         ).fill_null(default_minutes)
         frame = frame.with_columns(_canonical_instant(column, kind, profile, minutes))
     return frame
+
+
+def _read_text_csv(data: bytes, profile: Profile, name: str) -> pl.DataFrame:
+    """Every column as text; UTF-8 is parsed from the bytes (fast path, no copy to str)."""
+    if profile.encodings[0].replace("-", "").lower() in ("utf8", "utf8sig"):
+        body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+        try:
+            body.decode("utf-8")  # validation only: polars would replace bad bytes silently
+        except UnicodeDecodeError:
+            pass  # not UTF-8 after all: try the profile's other encodings below
+        else:
+            return pl.read_csv(body, separator=profile.delimiter, infer_schema=False)
+    text = decode(data, profile, name)
+    return pl.read_csv(io.StringIO(text), separator=profile.delimiter, infer_schema=False)
 
 
 def _canonical_instant(column: str, kind: str, profile: Profile, minutes: pl.Expr) -> pl.Expr:
