@@ -40,6 +40,8 @@ def scan_bronze(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
     frame = pl.scan_parquet([str(p) for p in parts], missing_columns="insert")
     # The file filter prunes row groups by their statistics before the exact load match.
     frame = frame.filter(pl.col("_file").is_in(list(files)))
-    return frame.with_columns(pl.col("_dlt_load_id").cast(pl.String)).join(
+    lineage = ("_source", "_profile", "_file", "_file_sha256", "_dlt_load_id")
+    names = frame.collect_schema().names()
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in lineage if c in names).join(
         wanted, on=["_file", "_dlt_load_id"], how="semi"
     )

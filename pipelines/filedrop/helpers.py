@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import fsspec
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from fsspec.spec import AbstractFileSystem
@@ -198,10 +199,19 @@ def local_dates(frame: pl.DataFrame, kind: str, tz: ZoneInfo) -> list[str]:
 
 
 def with_lineage(frame: pl.DataFrame, file: LandingFile, profile: str) -> pa.Table:
-    """Arrow table of the raw rows plus lineage columns, ready for dlt's Arrow path."""
-    return frame.with_columns(
-        pl.lit("filedrop").alias("_source"),
-        pl.lit(profile).alias("_profile"),
-        pl.lit(file.name).alias("_file"),
-        pl.lit(file.sha256).alias("_file_sha256"),
-    ).to_arrow()
+    """Arrow table of the raw rows plus lineage columns, ready for dlt's Arrow path.
+
+    Lineage values are constant per file, so they are dictionary-encoded: one value and
+    an index per row instead of millions of copies of a file name and a hash.
+    """
+    table = frame.to_arrow()
+    for name, value in (("_source", "filedrop"), ("_profile", profile), ("_file", file.name),
+                        ("_file_sha256", file.sha256)):
+        table = table.append_column(name, _constant(value, table.num_rows))
+    return table
+
+
+def _constant(value: str, rows: int) -> pa.DictionaryArray:
+    """A dictionary-encoded column holding ``value`` on every row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)),
+                                          pa.array([value]))
