@@ -103,6 +103,7 @@ def ingest(
     """Load new landing-zone files into bronze → silver → gold."""
     from ami.orchestrate import run_chain_direct, run_dags
     from pipelines.filedrop.helpers import list_landing
+    from quality.vee import vee_totals
 
     settings = get_settings()
     files = list_landing(landing)  # fails early, before anything is written
@@ -122,9 +123,17 @@ def ingest(
     for f in result.files:
         table.add_row(f.name, f.status, str(f.rows_seen), str(f.rows_loaded), f.reason or "")
     console.print(table)
-    console.print(f"load {result.load_id}: {result.rows_seen} rows seen = "
-                  f"{result.rows_loaded} loaded + 0 dropped; "
-                  f"{len(result.quarantined)} file(s) quarantined")
+    console.print(f"load {result.load_id}: {result.rows_seen:,} rows seen = "
+                  f"{result.rows_loaded:,} loaded into bronze; "
+                  f"{len(result.quarantined)} file(s) quarantined whole")
+    totals = vee_totals(result.dates, settings=settings)
+    if totals:
+        console.print(
+            f"VEE of {totals['days']} day(s): {totals['rows_in']:,} rows = "
+            f"{totals['accepted']:,} accepted + {totals['duplicates_dropped']:,} exact "
+            f"duplicates dropped + {totals['quarantined']:,} quarantined; "
+            f"{totals['rejected_estimated']:,} rejected and estimated, "
+            f"{totals['estimated']:,} intervals estimated, {totals['missing']:,} missing")
 
 
 @app.command()

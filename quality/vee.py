@@ -17,6 +17,7 @@ First pass (issue 2); issue 4 deepens the rules. Per day:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -297,3 +298,19 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
                     sort_by=("_file", "_row"), sources=sources)
     write_json(warehouse.state / "vee" / f"{day}.json", asdict(counts))
     return counts
+
+
+def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
+    """Reconciliation of the given days summed from their VEE records (empty: none)."""
+    warehouse = Warehouse.at(settings.warehouse)
+    totals: dict[str, int] = {}
+    for day in days:
+        path = warehouse.state / "vee" / f"{day}.json"
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        totals["days"] = totals.get("days", 0) + 1
+        for key, value in record.items():
+            if key != "date":
+                totals[key] = totals.get(key, 0) + int(value)
+    return totals

@@ -98,3 +98,23 @@ def test_report_is_delivered_once(ingested: Settings) -> None:
     assert len(audit) == 1
     assert json.loads(audit[0])["month"] == "2026-09"
     assert (ingested.data_dir / "outbox" / "2026-09" / "bao-cao-thang-2026-09.xlsx").exists()
+
+
+def test_ingest_prints_a_reconciliation_that_adds_up(
+    settings: Settings, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    generate_province(SPEC, Path(settings.landing), settings.truth_dir)
+    assert main(["ingest", "--landing", settings.landing]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    match = re.search(r"VEE of (\d+) day\(s\): ([\d,]+) rows = ([\d,]+) accepted \+ ([\d,]+) "
+                      r"exact duplicates dropped \+ ([\d,]+) quarantined", out)
+    assert match, out[-400:]
+    days, rows, accepted, dropped, quarantined = (int(g.replace(",", "")) for g in match.groups())
+    assert days >= SPEC.days
+    assert rows == accepted + dropped + quarantined
+    assert dropped > 0  # the synthetic province has duplicated rows
+    delivered = sum(pl.read_csv(f, infer_schema=False).height
+                    for f in Path(settings.landing).glob("readings_*"))
+    assert rows == delivered
