@@ -99,8 +99,10 @@ def demo(
 def ingest(
     landing: Annotated[str, typer.Option(help="Landing zone folder or URL.")],
     airflow: Annotated[bool, typer.Option(help="Run through the Airflow DAGs.")] = False,
+    cmis: Annotated[str | None, typer.Option(
+        help="Customer system database URL (sqlite:///… or postgresql+psycopg2://…).")] = None,
 ) -> None:
-    """Load new landing-zone files into bronze → silver → gold."""
+    """Load new landing-zone files (and the customer system) into bronze → silver → gold."""
     from ami.orchestrate import run_chain_direct, run_dags
     from pipelines.filedrop.helpers import list_landing
     from quality.vee import vee_totals
@@ -111,12 +113,13 @@ def ingest(
         raise ConfigError(f"landing folder {landing} holds no meters*/readings* files",
                           fix="drop head-end exports (CSV, CSV.gz or Parquet) into it")
     if airflow:
-        run_dags(["ami_ingest", "ami_vee", "ami_losses"], {"ami_ingest": {"landing": landing}},
+        run_dags(["ami_ingest", "ami_vee", "ami_losses"],
+                 {"ami_ingest": {"landing": landing, "cmis_url": cmis}},
                  settings=settings, log=_log_path(settings, "ingest"))
         console.print("[green]Xong[/]: chạy qua các DAG ami_ingest → ami_vee → ami_losses")
         return
     with _progress() as progress:
-        result = run_chain_direct(landing, settings=settings, progress=progress)
+        result = run_chain_direct(landing, settings=settings, progress=progress, cmis_url=cmis)
     table = Table(title="Đối soát lần nạp (load reconciliation)")
     for column in ("file", "status", "rows seen", "rows loaded", "reason"):
         table.add_column(column)

@@ -103,8 +103,8 @@ def run_dags(
                        fix=f"full log: {log}")
 
 
-def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None
-                     ) -> IngestResult:
+def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None,
+                     cmis_url: str | None = None) -> IngestResult:
     """The ingest → VEE → gold chain in this process, the same calls the DAGs make."""
     from models.balances import build_day, build_month, months_of, pending_gold_days
     from pipelines.ingest import ingest_landing
@@ -112,6 +112,10 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
     from quality.vee import pending_days, vee_day
 
     result = ingest_landing(landing, settings=settings)
+    if cmis_url or settings.cmis_url:
+        from pipelines.cmis.run import ingest_cmis
+
+        ingest_cmis(cmis_url or str(settings.cmis_url), settings=settings)
     build_meters(settings=settings)
     steps: list[tuple[str, Callable[..., list[str]], Callable[..., object]]] = [
         ("VEE (bronze → silver)", pending_days, vee_day),

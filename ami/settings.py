@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         Path("data/truth"), description="Synthetic ground truth; the pipeline never reads it."
     )
     reports_dir: Path = Field(Path("data/reports"), description="Where monthly reports go.")
+    cmis_url: str | None = Field(
+        None, description="Customer system database (SQLAlchemy URL); None: meters files only."
+    )
     source_profiles_dir: Path | None = Field(
         None, description="Extra source profiles (YAML) mapping vendor files onto the contract."
     )

@@ -1,4 +1,4 @@
-"""Landing zone → bronze (dlt), then the customer-system dimension → silver meters."""
+"""Customer system (CMIS, when configured) and landing zone → bronze (dlt)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dags.common import BRONZE, DEFAULT_ARGS, START, TAGS, call
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=[*TAGS, "ingest"],
-    params={"landing": None},
+    params={"landing": None, "cmis_url": None},
     doc_md=__doc__,
 )
 def ami_ingest() -> None:
@@ -35,7 +35,20 @@ def ami_ingest() -> None:
                 "rows_loaded": result.rows_loaded, "dates": len(result.dates),
                 "quarantined_files": [f.name for f in result.quarantined]}
 
-    load_landing()
+    @task(outlets=[BRONZE])
+    def load_customer_system(params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        from ami.settings import Settings
+
+        settings = Settings()
+        url = (params or {}).get("cmis_url") or settings.cmis_url
+        if not url:
+            return None  # embedded default: meters come as files in the landing zone
+        from pipelines.cmis.run import ingest_cmis
+
+        result = call(ingest_cmis, url, settings=settings)
+        return {"load_id": result.load_id, "rows_loaded": result.rows_loaded}
+
+    load_customer_system() >> load_landing()
 
 
 ami_ingest()

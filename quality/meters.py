@@ -8,6 +8,8 @@ import polars as pl
 
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
+from pipelines.cmis.settings import DATASET as CMIS_DATASET
+from pipelines.cmis.settings import METERS_TABLE as CMIS_TABLE
 from quality.parse import flag, instant, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, write_table
@@ -103,15 +105,37 @@ def meters_valid_on(meters: pl.DataFrame, start: datetime, end: datetime) -> pl.
 
 
 def build_meters(*, settings: Settings) -> int:
-    """Rebuild silver meters from the current meters files; returns the row count."""
+    """Rebuild silver meters; returns the row count.
+
+    The customer system (CMIS, bronze ``cmis/meters``) is the authority when it has been
+    loaded: the latest version of each (meter, validity start) counts. Otherwise the
+    current ``meters*`` files of the landing zone are used.
+    """
     warehouse = Warehouse.at(settings.warehouse)
-    files = current_files(read_manifest(warehouse), "meters")
-    if not files:
-        raise NoDataError(
-            "no meters file has been delivered",
-            fix="drop a meters*.csv (customer system export) into the landing folder",
-        )
-    meters = parse_meters(scan_bronze(warehouse, "meters", files).collect())
+    cmis = sorted((warehouse.bronze / CMIS_DATASET / CMIS_TABLE).glob("*.parquet"))
+    if cmis:
+        raw = latest_versions(pl.scan_parquet([str(p) for p in cmis]).collect())
+        sources = {"cmis": str(raw["_dlt_load_id"].max())}
+    else:
+        files = current_files(read_manifest(warehouse), "meters")
+        if not files:
+            raise NoDataError(
+                "no meters file has been delivered and no customer system is loaded",
+                fix="drop a meters*.csv (customer system export) into the landing folder, "
+                    "or ingest the CMIS database (`ami ingest --cmis URL`)",
+            )
+        raw, sources = scan_bronze(warehouse, "meters", files).collect(), files
+    meters = parse_meters(raw)
     write_table(meters, "meters", warehouse=warehouse, sort_by=("meter_id", "valid_from"),
-                sources=files)
+                sources=sources)
     return meters.height
+
+
+def latest_versions(raw: pl.DataFrame) -> pl.DataFrame:
+    """The last loaded version of each (meter_id, valid_from) of incremental CMIS rows."""
+    return (
+        raw.with_columns(pl.col(c).cast(pl.String) for c in ("_dlt_load_id", "_source", "_file")
+                         if c in raw.columns)
+        .sort("_dlt_load_id", "_row")
+        .unique(["meter_id", "valid_from"], keep="last", maintain_order=True)
+    )
