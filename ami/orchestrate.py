@@ -42,7 +42,8 @@ def airflow_env(*, settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AMI_RUNNER_ERROR_FILE": str(home / "last_error.json"),
         # The DAG tasks read the same settings as this process.
-        **{f"AMI_{k.upper()}": _text(v) for k, v in settings.model_dump().items()},
+        **{f"AMI_{k.upper()}": _text(v) for k, v in settings.model_dump().items()
+           if v is not None},
     })
     return env
 

@@ -33,3 +33,16 @@ def test_unknown_zone_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AMI_TIMEZONE", "Mars/Olympus")
     with pytest.raises(pydantic.ValidationError):
         Settings()
+
+
+def test_the_dag_environment_round_trips_the_settings(tmp_path, monkeypatch) -> None:
+    from ami.orchestrate import airflow_env
+
+    original = Settings(warehouse=str(tmp_path / "wh"), loss_target_pct=5.0)
+    env = airflow_env(settings=original)
+    for key in [k for k in list(__import__("os").environ) if k.startswith("AMI_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("AMI_") and key != "AMI_RUNNER_ERROR_FILE":
+            monkeypatch.setenv(key, value)
+    assert Settings() == original  # unset options (None) stay unset, not the text "None"

@@ -48,7 +48,9 @@ def _as_user() -> list[str]:
     """Prefix to run server binaries as the ``postgres`` user when we are root."""
     if os.geteuid() != 0:
         return []
-    runuser = shutil.which("runuser")
+    # runuser lives in sbin, which a minimal PATH (CI, cron) may not list.
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    runuser = shutil.which("runuser", path=search)
     if runuser is None:
         pytest.fail("running as root without runuser: cannot start PostgreSQL", pytrace=False)
     return [runuser, "-u", RUN_AS, "--"]
