@@ -1,0 +1,95 @@
+"""Run the HES API load into bronze (dataset ``hes_api``) and record its reconciliation.
+
+``ingest_api`` runs the dlt pipeline ``ami_hes_api`` into the same bronze location as the
+file-drop source and writes ``_state/ingest/api/<load_id>.json`` (rows seen, loaded,
+pages, duplicates skipped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.sources import DltSource
+
+from ami.errors import AmiError
+from ami.settings import Settings
+from pipelines.hes_api import hes_api_source
+from pipelines.hes_api.settings import DATASET, DEFAULT_BACKOFF, DEFAULT_RETRIES, PIPELINE_NAME
+from warehouse import Warehouse
+from warehouse.state import write_json
+
+
+@dataclass(frozen=True)
+class ApiIngestResult:
+    """Reconciliation of one HES API ingest run."""
+
+    load_id: str | None
+    rows_seen: int
+    rows_loaded: int
+    pages: int
+    duplicates_skipped: int
+
+
+def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int = 50_000,
+               retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
+               pages_per_load: int | None = None) -> ApiIngestResult:
+    """Load readings published since the last committed cursor into bronze.
+
+    With ``pages_per_load`` the run commits a load package (and the cursor) every that many
+    pages, so a crash loses at most that many pages of work; None: one package per run.
+
+    Raises:
+        TerminalError: the token is refused or the URL is not a HES API (message names it).
+        TransientError: the server keeps failing after the retries; run again to resume.
+
+    """
+    warehouse = Warehouse.at(settings.warehouse)
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    dlt.config["load.delete_completed_jobs"] = True
+    pipeline = dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
+        dataset_name=DATASET,
+        pipelines_dir=str((warehouse.state / "dlt").resolve()),
+    )
+    totals: dict[str, int] = {}
+    load_ids: list[str] = []
+    while True:
+        counts: dict[str, int] = {}
+        source = hes_api_source(base_url=base_url, token=token, page_size=page_size,
+                                retries=retries, backoff=backoff, max_pages=pages_per_load,
+                                counts=counts)
+        load_ids += _run(pipeline, source)
+        for key in ("rows_seen", "rows_loaded", "pages", "duplicates_skipped"):
+            totals[key] = totals.get(key, 0) + counts.get(key, 0)
+        if pages_per_load is None or counts.get("exhausted", 0) or not counts.get("pages"):
+            break
+    load_id = load_ids[-1] if load_ids else None
+    result = ApiIngestResult(
+        load_id=load_id, rows_seen=totals["rows_seen"],
+        rows_loaded=totals["rows_loaded"] if load_ids else 0,
+        pages=totals["pages"], duplicates_skipped=totals["duplicates_skipped"])
+    if load_id is not None:
+        write_json(warehouse.state / "ingest" / "api" / f"{load_id}.json",
+                   {"load_id": load_id, "load_ids": load_ids, "source": base_url,
+                    "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,
+                    "pages": result.pages, "duplicates_skipped": result.duplicates_skipped})
+    return result
+
+
+def _run(pipeline: dlt.Pipeline, source: DltSource) -> list[str]:
+    """Run one load; re-raise the project error behind a failed step; the load ids."""
+    try:
+        info = pipeline.run(source)
+    except PipelineStepFailed as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, AmiError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, AmiError):
+            # dlt keeps the failed extract package; drop it so the next run starts clean.
+            pipeline.drop_pending_packages()
+            raise cause from None
+        raise
+    return list(info.loads_ids)
