@@ -8,6 +8,7 @@ import polars as pl
 
 from ami.errors import NoDataError
 from pipelines.filedrop.settings import DATASET
+from pipelines.hes_api.settings import DATASET as API_DATASET
 from warehouse import Warehouse
 
 
@@ -24,24 +25,58 @@ def current_files(
 
 
 def scan_bronze(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.LazyFrame:
-    """Bronze rows of the current versions of ``files`` (name → load id)."""
-    folder: Path = warehouse.bronze / DATASET / kind
+    """Bronze rows of the current manifest entries ``files`` (name → load id).
+
+    Entries are landing files (bronze ``filedrop``) or API loads (``hes_api/<load_id>``).
+    Each row carries ``_entry``, the manifest entry it belongs to.
+    """
+    dropped = {n: load for n, load in files.items() if not n.startswith(f"{API_DATASET}/")}
+    loads = {n: load for n, load in files.items() if n.startswith(f"{API_DATASET}/")}
+    frames = []
+    if dropped:
+        frames.append(_scan_files(warehouse, kind, dropped))
+    if loads:
+        frames.append(_scan_loads(warehouse, kind, loads))
+    if not frames:
+        raise NoDataError(f"no bronze {kind} rows to read",
+                          fix="run `ami ingest --landing FOLDER` (or `ami demo`) first")
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _parts(warehouse: Warehouse, dataset: str, kind: str) -> list[str]:
+    """Parquet files of one bronze table; a clear error when there are none."""
+    folder: Path = warehouse.bronze / dataset / kind
     parts = sorted(folder.glob("*.parquet"))
-    if not parts or not files:
-        raise NoDataError(
-            f"no bronze {kind} rows to read in {folder}",
-            fix="run `ami ingest --landing FOLDER` (or `ami demo`) first",
-        )
+    if not parts:
+        raise NoDataError(f"no bronze {kind} rows to read in {folder}",
+                          fix="run `ami ingest --landing FOLDER` (or `ami demo`) first")
+    return [str(p) for p in parts]
+
+
+def _text_lineage(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Lineage columns as text (bronze stores them dictionary-encoded)."""
+    lineage = ("_source", "_profile", "_file", "_file_sha256", "_dlt_load_id")
+    names = frame.collect_schema().names()
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in lineage if c in names)
+
+
+def _scan_files(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.LazyFrame:
+    """Rows of the current version of each landing file."""
     wanted = pl.DataFrame(
         {"_file": list(files), "_dlt_load_id": list(files.values())},
         schema={"_file": pl.String, "_dlt_load_id": pl.String},
     ).lazy()
     # Files of one table may differ in optional columns; absent ones read as null.
-    frame = pl.scan_parquet([str(p) for p in parts], missing_columns="insert")
+    frame = pl.scan_parquet(_parts(warehouse, DATASET, kind), missing_columns="insert")
     # The file filter prunes row groups by their statistics before the exact load match.
-    frame = frame.filter(pl.col("_file").is_in(list(files)))
-    lineage = ("_source", "_profile", "_file", "_file_sha256", "_dlt_load_id")
-    names = frame.collect_schema().names()
-    return frame.with_columns(pl.col(c).cast(pl.String) for c in lineage if c in names).join(
-        wanted, on=["_file", "_dlt_load_id"], how="semi"
-    )
+    frame = _text_lineage(frame.filter(pl.col("_file").is_in(list(files))))
+    return frame.join(wanted, on=["_file", "_dlt_load_id"], how="semi").with_columns(
+        pl.col("_file").alias("_entry"))
+
+
+def _scan_loads(warehouse: Warehouse, kind: str, loads: dict[str, str]) -> pl.LazyFrame:
+    """Rows of whole API loads."""
+    frame = _text_lineage(pl.scan_parquet(_parts(warehouse, API_DATASET, kind),
+                                          missing_columns="insert"))
+    return frame.filter(pl.col("_dlt_load_id").is_in(list(loads.values()))).with_columns(
+        (pl.lit(f"{API_DATASET}/") + pl.col("_dlt_load_id")).alias("_entry"))

@@ -97,7 +97,7 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
          else pl.lit(None, pl.Float64)).alias("export_"),
         minutes.fill_null(settings.interval_minutes).alias("minutes"),
     )
-    first = pl.col("_file").replace_strict(first_dates, default=None, return_dtype=pl.String)
+    first = pl.col("_entry").replace_strict(first_dates, default=None, return_dtype=pl.String)
     typed = typed.with_columns(local_day("ts", settings).alias("day")).filter(
         pl.when(pl.col("ts").is_null()).then(first == day).otherwise(pl.col("day") == day)
     )

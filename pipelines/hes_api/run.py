@@ -10,15 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dlt
+import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
 from ami.errors import AmiError
 from ami.settings import Settings
+from pipelines.filedrop.helpers import local_dates
 from pipelines.hes_api import hes_api_source
 from pipelines.hes_api.settings import DATASET, DEFAULT_BACKOFF, DEFAULT_RETRIES, PIPELINE_NAME
 from warehouse import Warehouse
-from warehouse.state import write_json
+from warehouse.state import manifest_path, read_manifest, write_json
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
         source = hes_api_source(base_url=base_url, token=token, page_size=page_size,
                                 retries=retries, backoff=backoff, max_pages=pages_per_load,
                                 counts=counts)
-        load_ids += _run(pipeline, source)
+        new_loads = _run(pipeline, source)
+        register_loads(warehouse, new_loads, settings=settings)  # at once: a crash keeps them
+        load_ids += new_loads
         for key in ("rows_seen", "rows_loaded", "pages", "duplicates_skipped"):
             totals[key] = totals.get(key, 0) + counts.get(key, 0)
         if pages_per_load is None or counts.get("exhausted", 0) or not counts.get("pages"):
@@ -77,6 +81,32 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
                     "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,
                     "pages": result.pages, "duplicates_skipped": result.duplicates_skipped})
     return result
+
+
+def manifest_name(load_id: str) -> str:
+    """The ingest-manifest entry of one API load (the API has no files)."""
+    return f"{DATASET}/{load_id}"
+
+
+def register_loads(warehouse: Warehouse, load_ids: list[str], *, settings: Settings) -> None:
+    """Record API loads in the ingest manifest with the local days they touch, for VEE."""
+    if not load_ids:
+        return
+    folder = warehouse.bronze / DATASET / "readings"
+    parts = [str(p) for p in sorted(folder.glob("*.parquet"))]
+    if not parts:
+        return
+    manifest = read_manifest(warehouse)
+    for load_id in load_ids:
+        rows = pl.scan_parquet(parts).filter(
+            pl.col("_dlt_load_id").cast(pl.String) == load_id).select("interval_end").collect()
+        if rows.height:
+            manifest[manifest_name(load_id)] = {
+                "kind": "readings", "sha256": "", "status": "loaded", "load_id": load_id,
+                "dataset": DATASET, "dates": local_dates(rows, "readings", settings.tz),
+                "rows": rows.height, "reason": None,
+            }
+    write_json(manifest_path(warehouse), manifest)
 
 
 def _run(pipeline: dlt.Pipeline, source: DltSource) -> list[str]:
