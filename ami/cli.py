@@ -101,6 +101,8 @@ def ingest(
     airflow: Annotated[bool, typer.Option(help="Run through the Airflow DAGs.")] = False,
     cmis: Annotated[str | None, typer.Option(
         help="Customer system database URL (sqlite:///… or postgresql+psycopg2://…).")] = None,
+    api: Annotated[str | None, typer.Option(
+        help="Head-end REST API base URL (token: SOURCES__HES_API__TOKEN).")] = None,
 ) -> None:
     """Load new landing-zone files (and the customer system) into bronze → silver → gold."""
     from ami.orchestrate import run_chain_direct, run_dags
@@ -114,12 +116,13 @@ def ingest(
                           fix="drop head-end exports (CSV, CSV.gz or Parquet) into it")
     if airflow:
         run_dags(["ami_ingest", "ami_vee", "ami_losses"],
-                 {"ami_ingest": {"landing": landing, "cmis_url": cmis}},
+                 {"ami_ingest": {"landing": landing, "cmis_url": cmis, "api_url": api}},
                  settings=settings, log=_log_path(settings, "ingest"))
         console.print("[green]Xong[/]: chạy qua các DAG ami_ingest → ami_vee → ami_losses")
         return
     with _progress() as progress:
-        result = run_chain_direct(landing, settings=settings, progress=progress, cmis_url=cmis)
+        result = run_chain_direct(landing, settings=settings, progress=progress, cmis_url=cmis,
+                                  api_url=api)
     table = Table(title="Đối soát lần nạp (load reconciliation)")
     for column in ("file", "status", "rows seen", "rows loaded", "reason"):
         table.add_column(column)

@@ -105,7 +105,7 @@ def run_dags(
 
 
 def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None,
-                     cmis_url: str | None = None) -> IngestResult:
+                     cmis_url: str | None = None, api_url: str | None = None) -> IngestResult:
     """The ingest → VEE → gold chain in this process, the same calls the DAGs make."""
     from models.balances import build_day, build_month, months_of, pending_gold_days
     from pipelines.ingest import ingest_landing
@@ -117,6 +117,11 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
         from pipelines.cmis.run import ingest_cmis
 
         ingest_cmis(cmis_url or str(settings.cmis_url), settings=settings)
+    if api_url or settings.hes_api_url:
+        from pipelines.hes_api.run import api_token, ingest_api
+
+        ingest_api(api_url or str(settings.hes_api_url), api_token(), settings=settings,
+                   pages_per_load=20)
     build_meters(settings=settings)
     steps: list[tuple[str, Callable[..., list[str]], Callable[..., object]]] = [
         ("VEE (bronze → silver)", pending_days, vee_day),

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         Path("data/truth"), description="Synthetic ground truth; the pipeline never reads it."
     )
     reports_dir: Path = Field(Path("data/reports"), description="Where monthly reports go.")
+    hes_api_url: str | None = Field(
+        None, description="Head-end REST API base URL; its token comes from dlt secrets."
+    )
     cmis_url: str | None = Field(
         None, description="Customer system database (SQLAlchemy URL); None: meters files only."
     )

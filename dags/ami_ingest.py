@@ -1,4 +1,4 @@
-"""Customer system (CMIS, when configured) and landing zone → bronze (dlt)."""
+"""Customer system (CMIS) and head-end API when configured, and the landing zone → bronze."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dags.common import BRONZE, DEFAULT_ARGS, START, TAGS, call
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=[*TAGS, "ingest"],
-    params={"landing": None, "cmis_url": None},
+    params={"landing": None, "cmis_url": None, "api_url": None},
     doc_md=__doc__,
 )
 def ami_ingest() -> None:
@@ -48,7 +48,20 @@ def ami_ingest() -> None:
         result = call(ingest_cmis, url, settings=settings)
         return {"load_id": result.load_id, "rows_loaded": result.rows_loaded}
 
-    load_customer_system() >> load_landing()
+    @task(outlets=[BRONZE])
+    def load_head_end_api(params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        from ami.settings import Settings
+
+        settings = Settings()
+        url = (params or {}).get("api_url") or settings.hes_api_url
+        if not url:
+            return None  # embedded default: readings come as files in the landing zone
+        from pipelines.hes_api.run import api_token, ingest_api
+
+        result = call(ingest_api, url, call(api_token), settings=settings, pages_per_load=20)
+        return {"load_id": result.load_id, "rows_loaded": result.rows_loaded}
+
+    load_customer_system() >> [load_landing(), load_head_end_api()]
 
 
 ami_ingest()

@@ -14,7 +14,7 @@ import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
-from ami.errors import AmiError
+from ami.errors import AmiError, ConfigError
 from ami.settings import Settings
 from pipelines.filedrop.helpers import local_dates
 from pipelines.hes_api import hes_api_source
@@ -81,6 +81,16 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
                     "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,
                     "pages": result.pages, "duplicates_skipped": result.duplicates_skipped})
     return result
+
+
+def api_token() -> str:
+    """The HES bearer token from dlt secrets (env ``SOURCES__HES_API__TOKEN``)."""
+    token: str | None = dlt.secrets.get("sources.hes_api.token")
+    if not token:
+        raise ConfigError("no HES API token is configured",
+                          fix="set SOURCES__HES_API__TOKEN in the environment (or "
+                              ".dlt/secrets.toml [sources.hes_api] token)")
+    return str(token)
 
 
 def manifest_name(load_id: str) -> str:

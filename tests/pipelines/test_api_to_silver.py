@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from ami.orchestrate import run_chain_direct
@@ -43,3 +44,23 @@ def test_api_readings_equal_file_readings_in_silver(settings: Settings, tmp_path
     api_loss = by_api.scan("balance_day").filter(pl.col("level") == "province").collect()
     file_loss = by_files.scan("balance_day").filter(pl.col("level") == "province").collect()
     assert_frame_equal(api_loss, file_loss)
+
+
+def test_ami_ingest_pulls_the_api_with_the_token_from_secrets(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ami.cli import main
+
+    files = tmp_path / "files"
+    generate_province(SPEC, files, tmp_path / "truth")
+    landing = Path(settings.landing)
+    landing.mkdir(parents=True)
+    shutil.copy(files / "meters.csv", landing / "meters.csv")
+    with start_simulator(files, token=TOKEN) as sim:
+        assert main(["ingest", "--landing", str(landing), "--api", sim.url]) == 1
+        assert "SOURCES__HES_API__TOKEN" in capsys.readouterr().err  # no token: clear error
+        monkeypatch.setenv("SOURCES__HES_API__TOKEN", TOKEN)
+        assert main(["ingest", "--landing", str(landing), "--api", sim.url]) == 0
+    silver = Warehouse.at(settings.warehouse).scan("readings").collect()
+    assert silver.filter(pl.col("quality") == "measured").height > 0.9 * silver.height
