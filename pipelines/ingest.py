@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import dlt
-
 from ami.settings import Settings
+from pipelines.bronze import bronze_pipeline
 from pipelines.filedrop import FileOutcome, landing_source
 from pipelines.filedrop.helpers import list_landing, redact, release
 from pipelines.filedrop.profiles import load_profiles
@@ -56,15 +55,7 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     warehouse = Warehouse.at(settings.warehouse)
     files = list_landing(landing)
     outcomes: list[FileOutcome] = []
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    # Bronze is the copy we keep; the load packages dlt would otherwise keep are deleted.
-    dlt.config["load.delete_completed_jobs"] = True
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
-        dataset_name=DATASET,
-        pipelines_dir=str((warehouse.state / "dlt").resolve()),
-    )
+    pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
     manifest = read_manifest(warehouse)
     current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
     profiles = load_profiles(settings.source_profiles_dir)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ami.errors import AmiError
 from ami.settings import Settings
+from pipelines.bronze import bronze_pipeline
 from pipelines.cmis import cmis_source
 from pipelines.cmis.helpers import fill_meters, redact_url
 from pipelines.cmis.settings import DATASET, METERS_TABLE, PIPELINE_NAME
@@ -42,14 +42,7 @@ def ingest_cmis(url: str, *, settings: Settings, table: str = METERS_TABLE) -> C
 
     """
     warehouse = Warehouse.at(settings.warehouse)
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    dlt.config["load.delete_completed_jobs"] = True
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
-        dataset_name=DATASET,
-        pipelines_dir=str((warehouse.state / "dlt").resolve()),
-    )
+    pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
     counts: dict[str, int] = {}
     try:
         info = pipeline.run(cmis_source(url=url, table=table, counts=counts))

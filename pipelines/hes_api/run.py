@@ -16,6 +16,7 @@ from dlt.sources import DltSource
 
 from ami.errors import AmiError, ConfigError
 from ami.settings import Settings
+from pipelines.bronze import bronze_pipeline
 from pipelines.filedrop.helpers import local_dates
 from pipelines.hes_api import hes_api_source
 from pipelines.hes_api.settings import DATASET, DEFAULT_BACKOFF, DEFAULT_RETRIES, PIPELINE_NAME
@@ -48,14 +49,7 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
 
     """
     warehouse = Warehouse.at(settings.warehouse)
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    dlt.config["load.delete_completed_jobs"] = True
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
-        dataset_name=DATASET,
-        pipelines_dir=str((warehouse.state / "dlt").resolve()),
-    )
+    pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
     totals: dict[str, int] = {}
     load_ids: list[str] = []
     while True:
