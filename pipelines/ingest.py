@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ami.settings import Settings
-from pipelines.bronze import bronze_pipeline
+from pipelines.bronze import bronze_pipeline, run_into_bronze
 from pipelines.filedrop import FileOutcome, landing_source
 from pipelines.filedrop.helpers import list_landing, redact, release
 from pipelines.filedrop.profiles import load_profiles
@@ -60,12 +60,12 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
     profiles = load_profiles(settings.source_profiles_dir)
     try:
-        info = pipeline.run(landing_source(files, settings.tz, outcomes, current=current,
-                                           profiles=profiles,
-                                           default_minutes=settings.interval_minutes))
+        load_ids = run_into_bronze(pipeline, landing_source(
+            files, settings.tz, outcomes, current=current, profiles=profiles,
+            default_minutes=settings.interval_minutes))
     finally:
         release(files)
-    load_id = info.loads_ids[-1] if info.loads_ids else None
+    load_id = load_ids[-1] if load_ids else None
     for outcome in outcomes:
         if outcome.status in ("loaded", "quarantined"):
             manifest[outcome.name] = {

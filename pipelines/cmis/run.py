@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dlt.pipeline.exceptions import PipelineStepFailed
-
-from ami.errors import AmiError
 from ami.settings import Settings
-from pipelines.bronze import bronze_pipeline
+from pipelines.bronze import bronze_pipeline, run_into_bronze
 from pipelines.cmis import cmis_source
 from pipelines.cmis.helpers import fill_meters, redact_url
 from pipelines.cmis.settings import DATASET, METERS_TABLE, PIPELINE_NAME
@@ -44,18 +41,8 @@ def ingest_cmis(url: str, *, settings: Settings, table: str = METERS_TABLE) -> C
     warehouse = Warehouse.at(settings.warehouse)
     pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
     counts: dict[str, int] = {}
-    try:
-        info = pipeline.run(cmis_source(url=url, table=table, counts=counts))
-    except PipelineStepFailed as exc:
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, AmiError):
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(cause, AmiError):
-            # dlt keeps the failed extract package; drop it so the next run starts clean.
-            pipeline.drop_pending_packages()
-            raise cause from None
-        raise
-    load_id = info.loads_ids[-1] if info.loads_ids else None
+    load_ids = run_into_bronze(pipeline, cmis_source(url=url, table=table, counts=counts))
+    load_id = load_ids[-1] if load_ids else None
     rows_seen = counts.get("rows_seen", 0)
     rows_loaded = rows_seen if load_id is not None else 0
     result = CmisIngestResult(load_id=load_id, rows_seen=rows_seen, rows_loaded=rows_loaded)

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 import dlt
 import polars as pl
-from dlt.pipeline.exceptions import PipelineStepFailed
-from dlt.sources import DltSource
 
-from ami.errors import AmiError, ConfigError
+from ami.errors import ConfigError
 from ami.settings import Settings
-from pipelines.bronze import bronze_pipeline
+from pipelines.bronze import bronze_pipeline, run_into_bronze
 from pipelines.filedrop.helpers import local_dates
 from pipelines.hes_api import hes_api_source
 from pipelines.hes_api.settings import DATASET, DEFAULT_BACKOFF, DEFAULT_RETRIES, PIPELINE_NAME
@@ -57,7 +55,7 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
         source = hes_api_source(base_url=base_url, token=token, page_size=page_size,
                                 retries=retries, backoff=backoff, max_pages=pages_per_load,
                                 counts=counts)
-        new_loads = _run(pipeline, source)
+        new_loads = run_into_bronze(pipeline, source)
         register_loads(warehouse, new_loads, settings=settings)  # at once: a crash keeps them
         load_ids += new_loads
         for key in ("rows_seen", "rows_loaded", "pages", "duplicates_skipped"):
@@ -111,19 +109,3 @@ def register_loads(warehouse: Warehouse, load_ids: list[str], *, settings: Setti
                 "rows": rows.height, "reason": None,
             }
     write_json(manifest_path(warehouse), manifest)
-
-
-def _run(pipeline: dlt.Pipeline, source: DltSource) -> list[str]:
-    """Run one load; re-raise the project error behind a failed step; the load ids."""
-    try:
-        info = pipeline.run(source)
-    except PipelineStepFailed as exc:
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, AmiError):
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(cause, AmiError):
-            # dlt keeps the failed extract package; drop it so the next run starts clean.
-            pipeline.drop_pending_packages()
-            raise cause from None
-        raise
-    return list(info.loads_ids)
