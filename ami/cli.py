@@ -110,7 +110,11 @@ def ingest(
     from quality.vee import vee_totals
 
     settings = get_settings()
-    files = list_landing(landing)  # fails early, before anything is written
+    from warehouse import Warehouse
+    from warehouse.state import read_manifest
+
+    # Fails early, before anything is written; files already fingerprinted are not read.
+    files = list_landing(landing, known=read_manifest(Warehouse.at(settings.warehouse)))
     if not files:
         raise ConfigError(f"landing folder {landing} holds no meters*/readings* files",
                           fix="drop head-end exports (CSV, CSV.gz or Parquet) into it")

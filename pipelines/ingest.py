@@ -53,10 +53,10 @@ class IngestResult:
 def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     """Load new and changed landing files into bronze (dlt, Arrow fast path)."""
     warehouse = Warehouse.at(settings.warehouse)
-    files = list_landing(landing)
+    manifest = read_manifest(warehouse)
+    files = list_landing(landing, known=manifest)
     outcomes: list[FileOutcome] = []
     pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
-    manifest = read_manifest(warehouse)
     current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
     profiles = load_profiles(settings.source_profiles_dir)
     try:
@@ -66,10 +66,13 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     finally:
         release(files)
     load_id = load_ids[-1] if load_ids else None
+    stat = {f.name: (f.size, f.mtime) for f in files}
     for outcome in outcomes:
         if outcome.status in ("loaded", "quarantined"):
+            size, mtime = stat[outcome.name]
             manifest[outcome.name] = {
                 "kind": outcome.kind, "sha256": outcome.sha256, "status": outcome.status,
+                "size": size, "mtime": mtime,
                 "load_id": load_id if outcome.status == "loaded" else None,
                 "dates": outcome.dates, "rows": outcome.rows_loaded, "reason": outcome.reason,
             }

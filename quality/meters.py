@@ -59,8 +59,13 @@ def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:
         instant("valid_to") if "valid_to" in raw.columns
         else pl.lit(None, pl.Datetime("us", "UTC")).alias("valid_to"),
         optional(raw, "network_node"),
-        pl.col("_file"), pl.col("_row"),
+        pl.col("_file"), pl.col("_row"), optional(raw, "_invalid"),
     )
+    malformed = typed.filter(pl.col("_invalid").is_not_null())
+    if malformed.height:
+        first = malformed.row(0, named=True)
+        raise InputError(f"{first['_invalid']} ({malformed.height} row(s))",
+                         file=first["_file"], row=first["_row"])
     problems = [
         (pl.col("meter_id").fill_null("") == "", "meter_id",
          "meter_id is empty", "give every row a meter id"),

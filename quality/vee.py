@@ -120,7 +120,8 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
         (has_export_text & pl.col("export_").is_null(), "kwh_export is not a number"),
         (pl.col("export_") < 0, "kwh_export is negative"),
     ])
-    typed = typed.with_columns(reason.alias("reason"))
+    # A row the reader could not split into the header's columns says why itself.
+    typed = typed.with_columns(pl.coalesce(optional(raw, "_invalid"), reason).alias("reason"))
     bad = typed.filter(pl.col("reason").is_not_null())
     good = typed.filter(pl.col("reason").is_null()).select(
         pl.col("meter_id_clean").alias("meter_id"),

@@ -1,10 +1,11 @@
-"""dlt source for head-end file drops in the landing zone (canonical profile).
+"""dlt source for head-end file drops in the landing zone (any source profile).
 
 Incremental by file name + content hash, kept in dlt resource state: a re-delivered
 identical file loads nothing; a changed file loads again and supersedes the old rows
 downstream (silver takes the current version of each file). Unreadable files are not
 loaded: they are reported in ``outcomes`` with the reason, and remembered so that the
-same bad bytes are reported once.
+same bad bytes are reported once. Files are streamed in blocks (``reader.py``): a
+file of any size loads in bounded memory.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from ami.errors import InputError
-from pipelines.filedrop.helpers import LandingFile, local_dates, read_raw, with_lineage
+from pipelines.filedrop.helpers import LandingFile, local_dates, with_lineage
 from pipelines.filedrop.profiles import Profile, load_profiles
+from pipelines.filedrop.reader import open_raw
 from pipelines.filedrop.settings import KINDS
 
 
@@ -54,22 +56,22 @@ def _file_resource(
                 outcomes.append(FileOutcome(file.name, kind, file.sha256, "unchanged"))
                 continue
             seen[file.name] = file.sha256
+            outcome = FileOutcome(file.name, kind, file.sha256, "loaded")
+            outcomes.append(outcome)
+            dates: set[str] = set()
             try:
-                frame, profile = read_raw(file, profiles, default_minutes=default_minutes)
+                raw = open_raw(file, profiles, default_minutes=default_minutes)
+                for batch in raw.batches:
+                    outcome.rows_seen += batch.num_rows
+                    dates.update(local_dates(batch, kind, tz))
+                    yield with_lineage(batch, file, raw.profile)
             except InputError as exc:
-                outcomes.append(
-                    FileOutcome(file.name, kind, file.sha256, "quarantined", reason=str(exc))
-                )
+                # Rows streamed before the fault stay in bronze, as received, but the
+                # manifest does not make them current: silver never reads them.
+                outcome.status, outcome.reason = "quarantined", str(exc)
                 continue
-            outcomes.append(
-                FileOutcome(
-                    file.name, kind, file.sha256, "loaded",
-                    rows_seen=frame.height, rows_loaded=frame.height,
-                    dates=local_dates(frame, kind, tz),
-                )
-            )
-            if frame.height:
-                yield with_lineage(frame, file, profile)
+            outcome.rows_loaded = outcome.rows_seen
+            outcome.dates = sorted(dates)
 
     return load_kind
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +13,11 @@ import fsspec
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from fsspec.spec import AbstractFileSystem
 
-from ami.errors import ConfigError, InputError, TransientError
-from pipelines.filedrop.profiles import Profile, detect, gunzip, read_with_profile
-from pipelines.filedrop.settings import KINDS, REQUIRED_COLUMNS, SUFFIXES, TIME_COLUMNS
+from ami.errors import ConfigError, TransientError
+from pipelines.filedrop.settings import KINDS, SUFFIXES, TIME_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,8 @@ def _unreachable(url: str, exc: Exception) -> TransientError:
     )
 
 
-def list_landing(landing: str | Path) -> list[LandingFile]:
+def list_landing(landing: str | Path,
+                 known: dict[str, dict[str, object]] | None = None) -> list[LandingFile]:
     """Every loadable file of the landing zone, sorted by kind order then name.
 
     The landing zone is a local folder or a URL (``s3://bucket/prefix``,
@@ -110,9 +110,11 @@ def list_landing(landing: str | Path) -> list[LandingFile]:
         kind = kind_of(name)
         if kind is None or info.get("type") != "file":
             continue
-        path = str(info["name"])
-        files.append(LandingFile(name, kind, path, int(info.get("size") or 0), _mtime(info),
-                                 sha256_of(fs, path), fs))
+        path, size, mtime = str(info["name"]), int(info.get("size") or 0), _mtime(info)
+        before = (known or {}).get(name, {})
+        same = before.get("size") == size and before.get("mtime") == mtime and mtime
+        sha = str(before["sha256"]) if same else sha256_of(fs, path)
+        files.append(LandingFile(name, kind, path, size, mtime, sha, fs))
     return sorted(files, key=lambda f: (KINDS.index(f.kind), f.name))
 
 
@@ -124,68 +126,19 @@ def release(files: list[LandingFile]) -> None:
             client.close()
 
 
-def read_raw(file: LandingFile, profiles: list[Profile], *,
-             default_minutes: int = 30) -> tuple[pl.DataFrame, str]:
-    """The file's rows as text in canonical names, with ``_row`` (1 = first data row).
-
-    Returns the rows and the name of the source profile that read them.
-
-    Raises:
-        InputError: the file cannot be read or lacks a required column.
-
-    """
-    if file.size == 0:
-        raise InputError("the file is empty (0 bytes)", file=file.name,
-                         fix="ask the head-end to re-deliver it")
-    try:
-        if file.name.endswith(".parquet"):
-            frame, profile = _read_parquet_as_text(file.read_bytes()), "parquet"
-        else:
-            data = gunzip(file.read_bytes(), file.name)
-            chosen = detect(data, file.kind, profiles, file.name)
-            frame = read_with_profile(data, file.kind, chosen, file.name,
-                                      default_minutes=default_minutes)
-            profile = chosen.name
-    except InputError:
-        raise
-    except Exception as exc:  # polars and pyarrow raise many types for unreadable input
-        raise InputError(
-            f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})", file=file.name,
-            fix="check the file is complete and re-deliver it",
-        ) from exc
-    missing = [c for c in REQUIRED_COLUMNS[file.kind] if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"missing required column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
-            file=file.name, row=1, column=missing[0],
-            fix=f"a {file.kind} file needs the columns {', '.join(REQUIRED_COLUMNS[file.kind])}",
-        )
-    rows = frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
-    return rows, profile
-
-
-def _read_parquet_as_text(data: bytes) -> pl.DataFrame:
-    """A Parquet file with every column as text (instants as ISO 8601 UTC with Z)."""
-    frame = pl.read_parquet(io.BytesIO(data))
-    return frame.with_columns(
-        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if getattr(frame.schema[c], "time_zone", None)
-        else pl.col(c).cast(pl.String)
-        for c in frame.columns
-    )
-
-
-def local_dates(frame: pl.DataFrame, kind: str, tz: ZoneInfo) -> list[str]:
-    """Local dates (YYYY-MM-DD) that the file's parsable instants touch.
+def local_dates(rows: pl.DataFrame | pa.Table, kind: str, tz: ZoneInfo) -> list[str]:
+    """Local dates (YYYY-MM-DD) that the parsable instants of ``rows`` touch.
 
     An interval labelled by its end at local midnight belongs to the day before.
     """
     column = TIME_COLUMNS.get(kind)
-    if column is None:
+    table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
+    if column is None or column not in table.column_names:
         return []
-    instants = frame.select(
-        pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC", strict=False)
-    ).to_series()
+    # A day's file holds few distinct instants: parse each once.
+    distinct = pc.unique(table[column])
+    instants = pl.Series(distinct).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC",
+                                                   strict=False)
     offset = "-1us" if kind == "readings" else "0us"
     dates = (
         instants.drop_nulls()
@@ -198,13 +151,16 @@ def local_dates(frame: pl.DataFrame, kind: str, tz: ZoneInfo) -> list[str]:
     return [d.isoformat() for d in dates]
 
 
-def with_lineage(frame: pl.DataFrame, file: LandingFile, profile: str) -> pa.Table:
-    """Arrow table of the raw rows plus lineage columns, ready for dlt's Arrow path.
+def with_lineage(table: pa.Table, file: LandingFile, profile: str) -> pa.Table:
+    """The raw rows (text, plain Arrow strings) plus lineage, ready for dlt's Arrow path.
 
     Lineage values are constant per file, so they are dictionary-encoded: one value and
     an index per row instead of millions of copies of a file name and a hash.
     """
-    table = frame.to_arrow()
+    table = table.cast(pa.schema(
+        pa.field(f.name, pa.string()) if pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type) else f
+        for f in table.schema))
     for name, value in (("_source", "filedrop"), ("_profile", profile), ("_file", file.name),
                         ("_file_sha256", file.sha256)):
         table = table.append_column(name, _constant(value, table.num_rows))

@@ -9,13 +9,13 @@ from its header: the first profile whose mapped header holds every required colu
 from __future__ import annotations
 
 import codecs
-import gzip
-import io
+import csv
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import yaml
 
 from ami.errors import ConfigError, InputError
@@ -71,47 +71,49 @@ def load_profiles(extra: Path | None = None) -> list[Profile]:
     return profiles
 
 
-def gunzip(data: bytes, name: str) -> bytes:
-    """The file's bytes, gunzipped when its name ends in .gz."""
-    if name.endswith(".gz"):
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"the gzip stream is broken ({exc})", file=name,
-                             fix="the transfer was probably cut: ask for the file again") \
-                from None
-    return data
+def encoding_of(data: bytes, profile: Profile, name: str) -> str:
+    """The first of the profile's encodings that decodes ``data`` (a file's first bytes).
 
-
-def decode(data: bytes, profile: Profile, name: str) -> str:
-    """Text of a file in the first of the profile's encodings that decodes it."""
+    ``data`` may end inside a multi-byte letter; the cut is ignored.
+    """
     for encoding in profile.encodings:
         try:
-            text = data.decode(encoding)
+            text = codecs.getincrementaldecoder(encoding)().decode(data, final=False)
         except UnicodeDecodeError:
             continue
         if "\x00" not in text:  # NULs: UTF-16 or binary read through a one-byte code page
-            # Windows-1258 writes Vietnamese letters decomposed (base + combining mark).
-            return unicodedata.normalize("NFC", text)
+            return encoding
     raise InputError(f"the file is not in any of {', '.join(profile.encodings)}", file=name,
                      fix="export it as UTF-8 (or add its encoding to the source profile)")
+
+
+def is_utf8(encoding: str) -> bool:
+    """True for UTF-8 with or without a byte-order mark."""
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def header_of(data: bytes, profile: Profile, encoding: str) -> list[str]:
+    """Canonical column names of a file from its first line (BOM and quotes removed)."""
+    first = data.split(b"\n", 1)[0].decode(encoding).lstrip("\ufeff").rstrip("\r")
+    names = next(csv.reader([first], delimiter=profile.delimiter), [])
+    # Windows-1258 writes Vietnamese letters decomposed (base + combining mark).
+    return profile.mapped([unicodedata.normalize("NFC", n) for n in names])
 
 
 def detect(data: bytes, kind: str, profiles: list[Profile], name: str) -> Profile:
     """The first profile whose mapped header holds every required column of ``kind``."""
     seen = []
     decoded = False
+    first_line = data.split(b"\n", 1)[0]
     for profile in profiles:
         try:
-            # The header line only: a cut through a multi-byte letter would fail to decode.
-            first = decode(data.split(b"\n", 1)[0], profile, name).splitlines()[0]
-        except (InputError, IndexError):
+            header = header_of(data, profile, encoding_of(first_line, profile, name))
+        except (InputError, UnicodeDecodeError):
             continue
         decoded = True
-        header = profile.mapped(first.split(profile.delimiter))
         if all(column in header for column in REQUIRED_COLUMNS[kind]):
             return profile
-        seen.append(first.strip()[:120])
+        seen.append(profile.delimiter.join(header)[:120])
     if not decoded:
         encodings = sorted({e for p in profiles for e in p.encodings})
         raise InputError(f"the text is in none of the known encodings ({', '.join(encodings)})",
@@ -126,16 +128,20 @@ def detect(data: bytes, kind: str, profiles: list[Profile], name: str) -> Profil
     )
 
 
-def read_with_profile(data: bytes, kind: str, profile: Profile, name: str, *,
-                      default_minutes: int = 30) -> pl.DataFrame:
-    """Rows as text in canonical names and canonical value formats.
+def to_canonical(table: pa.Table, kind: str, profile: Profile, *, encoding: str,
+                 default_minutes: int = 30) -> pa.Table:
+    """A batch of rows in canonical value formats (names are already canonical).
 
     Values that cannot be converted stay as received, so that VEE quarantines them with
     the reason and the original text.
     """
-    frame = _read_text_csv(data, profile, name)
-    names = [unicodedata.normalize("NFC", c) for c in frame.columns]
-    frame = frame.rename(dict(zip(frame.columns, profile.mapped(names), strict=True)))
+    utf8 = is_utf8(encoding)
+    if profile.canonical and utf8:
+        return table
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if not utf8:  # Windows-1258 writes letters decomposed: compose them (NFC)
+        frame = frame.with_columns(pl.col(pl.String).str.normalize("NFC"))
     if profile.decimal_comma:
         frame = frame.with_columns(
             pl.col(c).str.replace(",", ".", literal=True)
@@ -147,21 +153,7 @@ def read_with_profile(data: bytes, kind: str, profile: Profile, name: str, *,
             if "interval_minutes" in frame.columns else pl.lit(None, pl.Int64)
         ).fill_null(default_minutes)
         frame = frame.with_columns(_canonical_instant(column, kind, profile, minutes))
-    return frame
-
-
-def _read_text_csv(data: bytes, profile: Profile, name: str) -> pl.DataFrame:
-    """Every column as text; UTF-8 is parsed from the bytes (fast path, no copy to str)."""
-    if profile.encodings[0].replace("-", "").lower() in ("utf8", "utf8sig"):
-        body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-        try:
-            body.decode("utf-8")  # validation only: polars would replace bad bytes silently
-        except UnicodeDecodeError:
-            pass  # not UTF-8 after all: try the profile's other encodings below
-        else:
-            return pl.read_csv(body, separator=profile.delimiter, infer_schema=False)
-    text = decode(data, profile, name)
-    return pl.read_csv(io.StringIO(text), separator=profile.delimiter, infer_schema=False)
+    return frame.to_arrow()
 
 
 def _canonical_instant(column: str, kind: str, profile: Profile, minutes: pl.Expr) -> pl.Expr:

@@ -85,3 +85,32 @@ def test_files_out_of_order_and_a_corrected_redelivery(settings: Settings,
     assert after.height == before.height
     pc3 = after.filter(pl.col("meter_id") == "PC3", pl.col("quality") == "measured")
     assert set(pc3["kwh_import"].round(3)) <= {0.35, 500.0, 0.9}
+
+
+def test_unchanged_files_are_not_read_again_and_a_touched_copy_loads_nothing(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from pipelines.filedrop import helpers
+
+    hashed: list[str] = []
+    real = helpers.sha256_of
+
+    def counting(fs: object, path: str) -> str:
+        hashed.append(path.rsplit("/", 1)[-1])
+        return real(fs, path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(helpers, "sha256_of", counting)
+    landing = tmp_path / "landing"
+    write_landing(landing)
+    run_chain_direct(str(landing), settings=settings)
+    assert sorted(hashed) == ["meters.csv", "readings_2026-10-01.csv"]
+    hashed.clear()
+    second = run_chain_direct(str(landing), settings=settings)
+    assert hashed == []  # same name, size and modification time: not read at all
+    assert {f.status for f in second.files} == {"unchanged"}
+    readings = landing / "readings_2026-10-01.csv"
+    os.utime(readings, (readings.stat().st_atime, readings.stat().st_mtime + 60))
+    third = run_chain_direct(str(landing), settings=settings)
+    assert hashed == ["readings_2026-10-01.csv"]  # touched: fingerprinted again …
+    assert {f.status for f in third.files} == {"unchanged"}  # … same bytes: nothing loads
