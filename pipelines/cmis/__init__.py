@@ -32,9 +32,11 @@ def cmis_source(url: str = dlt.secrets.value, table: str = METERS_TABLE,
         state = dlt.current.resource_state()
         cursor = state.get(CURSOR_COLUMN)
         first_row = int(state.get("rows", 0)) + 1
-        for arrow, last in read_changed(url, table, cursor, first_row=first_row):
+        at_cursor = frozenset(state.get("at_cursor", []))
+        for arrow, last, boundary in read_changed(url, table, cursor, first_row=first_row,
+                                                  at_cursor=at_cursor):
             tally["rows_seen"] = tally.get("rows_seen", 0) + arrow.num_rows
-            state[CURSOR_COLUMN] = last
+            state[CURSOR_COLUMN], state["at_cursor"] = last, boundary
             state["rows"] = int(state.get("rows", 0)) + arrow.num_rows
             yield arrow
 

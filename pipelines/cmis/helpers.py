@@ -4,11 +4,13 @@ The resource reads with SQLAlchemy and builds Arrow tables itself instead of usi
 ``dlt.sources.sql_database``: bronze must hold every value as text exactly like the
 file-drop source, with the ``_row`` lineage column, and the cursor must be compared in
 the database's own type (SQLite keeps naive text, PostgreSQL ``timestamptz``); a hand
-query with one ``WHERE updated_at > :cursor ORDER BY updated_at`` does both in a few lines.
+query with one ``WHERE updated_at >= :cursor ORDER BY updated_at`` does both in a few
+lines.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -121,33 +123,57 @@ def cursor_value(text: str) -> Any:
         return text
 
 
-def read_changed(url: str, table: str, cursor: str | None, *, first_row: int,
-                 chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pa.Table, str]]:
-    """Rows with ``updated_at`` after ``cursor`` as Arrow string tables, oldest first.
+def row_digest(values: list[str | None]) -> str:
+    """A short fingerprint of one row's text values (for rows at the cursor boundary)."""
+    joined = "\x1f".join("\x00" if v is None else v for v in values)
+    return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
-    Yields (table, cursor text of its last row). ``_row`` numbers rows from ``first_row``.
+
+def read_changed(url: str, table: str, cursor: str | None, *, first_row: int,
+                 at_cursor: frozenset[str] = frozenset(),
+                 chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pa.Table, str, list[str]]]:
+    """Rows with ``updated_at`` at or after ``cursor`` as Arrow string tables, oldest first.
+
+    The cursor is inclusive, so a row committed later with the same ``updated_at`` as the
+    last one loaded is not missed; rows already loaded at that instant (``at_cursor``:
+    their digests) are skipped. Yields (table, cursor text of its last row, digests of
+    the rows loaded at that instant). ``_row`` numbers rows from ``first_row``.
     """
     engine = make_engine(url)
     try:
         found = reflect_table(engine, url, table)
         names = list(found.columns.keys())
+        at = names.index(CURSOR_COLUMN)
         query = sa.select(found).order_by(found.c[CURSOR_COLUMN])
         if cursor is not None:
-            query = query.where(found.c[CURSOR_COLUMN] > cursor_value(cursor))
+            query = query.where(found.c[CURSOR_COLUMN] >= cursor_value(cursor))
         row_no = first_row
+        last, boundary = cursor, set(at_cursor)
         try:
             with engine.connect() as conn:
                 result = conn.execution_options(stream_results=True).execute(query)
                 while batch := result.fetchmany(chunk_rows):
-                    columns = {n: [to_text(r[i]) for r in batch] for i, n in enumerate(names)}
-                    rows = len(batch)
-                    arrow = pa.table({n: pa.array(v, pa.string()) for n, v in columns.items()})
+                    texts = []
+                    for record in batch:
+                        values = [to_text(v) for v in record]
+                        stamp, digest = cursor_text(record[at]), row_digest(values)
+                        if stamp == last and digest in boundary:
+                            continue  # loaded by an earlier run
+                        if stamp != last:
+                            last, boundary = stamp, set()
+                        boundary.add(digest)
+                        texts.append(values)
+                    if not texts:
+                        continue
+                    rows = len(texts)
+                    arrow = pa.table({n: pa.array([t[i] for t in texts], pa.string())
+                                      for i, n in enumerate(names)})
                     arrow = arrow.append_column("_source", pa.array([SOURCE] * rows))
                     arrow = arrow.append_column("_file", pa.array([f"table:{table}"] * rows))
                     arrow = arrow.append_column(
                         "_row", pa.array(range(row_no, row_no + rows), pa.int64()))
                     row_no += rows
-                    yield arrow, cursor_text(batch[-1][names.index(CURSOR_COLUMN)])
+                    yield arrow, str(last), sorted(boundary)
         except OperationalError as exc:
             raise _connection_error(url, exc) from None
     finally:

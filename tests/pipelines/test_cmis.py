@@ -113,6 +113,30 @@ def test_cmis_load_incremental_and_history(cmis_url: str, meters_csv: Path,
     assert ingest_cmis(cmis_url, settings=settings).rows_loaded == 0
 
 
+
+def test_cmis_cursor_is_inclusive_at_equal_timestamps(cmis_url: str, meters_csv: Path,
+                                                     settings: Settings) -> None:
+    stamp = datetime(2026, 10, 1, tzinfo=UTC)
+    written = load_cmis_from_meters_csv(meters_csv, cmis_url, updated_at=stamp)
+    assert ingest_cmis(cmis_url, settings=settings).rows_loaded == written
+    # A transaction that commits late with the very same updated_at as the last row
+    # loaded is not missed (the cursor is inclusive), and nothing loaded is read twice.
+    engine = sa.create_engine(cmis_url)
+    try:
+        meters = sa.Table("meters", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as conn:
+            row = conn.execute(sa.select(meters).where(
+                meters.c.meter_role == "customer")).mappings().first()
+            conn.execute(meters.insert().values({**row, "meter_id": "PC-LATE"}))
+    finally:
+        engine.dispose()
+    tie = ingest_cmis(cmis_url, settings=settings)
+    assert (tie.rows_seen, tie.rows_loaded) == (1, 1)
+    assert bronze(settings).filter(pl.col("meter_id") == "PC-LATE").height == 1
+    assert bronze(settings).height == written + 1
+    assert ingest_cmis(cmis_url, settings=settings).rows_loaded == 0
+
+
 def test_cmis_missing_table_is_terminal(cmis_url: str, settings: Settings) -> None:
     with pytest.raises(TerminalError, match=r"meters.*not found") as caught:
         ingest_cmis(cmis_url, settings=settings)
