@@ -19,6 +19,7 @@ from pipelines.hes_api.settings import (
     DEFAULT_BACKOFF,
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
     RESOURCE,
 )
 
@@ -26,11 +27,13 @@ from pipelines.hes_api.settings import (
 @dlt.source(name="hes_api", max_table_nesting=0)
 def hes_api_source(base_url: str, token: str = dlt.secrets.value,
                    page_size: int = DEFAULT_PAGE_SIZE, *, retries: int = DEFAULT_RETRIES,
-                   backoff: float = DEFAULT_BACKOFF, max_pages: int | None = None,
+                   backoff: float = DEFAULT_BACKOFF, timeout: float = DEFAULT_TIMEOUT,
+                   max_pages: int | None = None,
                    counts: dict[str, int] | None = None) -> list[DltResource]:
     """Readings of a HES API; ``token`` from secrets (``sources.hes_api.token``) or the caller.
 
-    ``max_pages`` (optional) stops after that many new pages so that the caller can commit
+    ``timeout`` is per request [s]; a read that takes longer is retried. ``max_pages``
+    (optional) stops after that many new pages so that the caller can commit
     the cursor every few pages. ``counts`` (optional) receives ``rows_seen``,
     ``rows_loaded``, ``pages``, ``duplicates_skipped`` and ``exhausted`` (1 when the
     server said there is no more) for reconciliation.
@@ -44,7 +47,8 @@ def hes_api_source(base_url: str, token: str = dlt.secrets.value,
         new_pages = 0
         tally["exhausted"] = 0
         with make_session(token, retries=retries, backoff=backoff) as session:
-            for page in iter_pages(session, base_url, str(committed), page_size):
+            for page in iter_pages(session, base_url, str(committed), page_size,
+                                   timeout=timeout):
                 tally["pages"] = tally.get("pages", 0) + 1
                 tally["rows_seen"] = tally.get("rows_seen", 0) + len(page.items)
                 if int(page.cursor) < committed:

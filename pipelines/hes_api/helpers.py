@@ -90,10 +90,10 @@ def parse_page(body: Any, *, since: str, url: str) -> Page:
 
 
 def iter_pages(session: requests.Session, base_url: str, since: str,
-               limit: int) -> Iterator[Page]:
+               limit: int, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Page]:
     """Pages from cursor ``since`` until the server says there is no more."""
     while True:
-        page = get_page(session, base_url, since, limit)
+        page = get_page(session, base_url, since, limit, timeout=timeout)
         yield page
         if not page.has_more or page.next_cursor is None:
             return

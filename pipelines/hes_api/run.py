@@ -17,7 +17,13 @@ from ami.settings import Settings
 from pipelines.bronze import bronze_pipeline, run_into_bronze
 from pipelines.filedrop.helpers import local_dates
 from pipelines.hes_api import hes_api_source
-from pipelines.hes_api.settings import DATASET, DEFAULT_BACKOFF, DEFAULT_RETRIES, PIPELINE_NAME
+from pipelines.hes_api.settings import (
+    DATASET,
+    DEFAULT_BACKOFF,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    PIPELINE_NAME,
+)
 from warehouse import Warehouse
 from warehouse.state import manifest_path, read_manifest, write_json
 
@@ -35,6 +41,7 @@ class ApiIngestResult:
 
 def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int = 50_000,
                retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF,
+               timeout: float = DEFAULT_TIMEOUT,
                pages_per_load: int | None = None) -> ApiIngestResult:
     """Load readings published since the last committed cursor into bronze.
 
@@ -53,7 +60,8 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
     while True:
         counts: dict[str, int] = {}
         source = hes_api_source(base_url=base_url, token=token, page_size=page_size,
-                                retries=retries, backoff=backoff, max_pages=pages_per_load,
+                                retries=retries, backoff=backoff, timeout=timeout,
+                                max_pages=pages_per_load,
                                 counts=counts)
         new_loads = run_into_bronze(pipeline, source)
         register_loads(warehouse, new_loads, settings=settings)  # at once: a crash keeps them

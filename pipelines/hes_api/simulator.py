@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import polars as pl
 import uvicorn
@@ -33,7 +32,7 @@ class Faults:
 
     fail_first: int = 0
     too_many_pages: set[int] = field(default_factory=set)
-    slow_pages: dict[int, float] = field(default_factory=dict)
+    slow_pages: dict[int, float] = field(default_factory=dict)  # page → seconds, once
     repeat_pages: set[int] = field(default_factory=set)
     fail_from_page: int | None = None
 
@@ -48,8 +47,8 @@ class _Feed:
         frames = [pl.read_csv(p, infer_schema=False) if ".csv" in p.name
                   else pl.read_parquet(p).cast(pl.String) for p in files]
         frame = pl.concat([f.select(COLUMNS) for f in frames], how="vertical")
-        self.rows: list[dict[str, Any]] = frame.sort(
-            ["interval_end", "meter_id"], maintain_order=True).to_dicts()
+        # Columnar, and turned into JSON objects one page at a time.
+        self.rows = frame.sort(["interval_end", "meter_id"], maintain_order=True)
         self.token, self.faults = token, faults
         self.requests = 0
         self.repeated: set[int] = set()
@@ -84,13 +83,14 @@ def build_app(landing: Path, *, token: str, faults: Faults) -> FastAPI:
             faults.too_many_pages.discard(page)
             return JSONResponse({"detail": "slow down"}, status_code=429,
                                 headers={"Retry-After": "1"})
-        if page in faults.slow_pages:
-            time.sleep(faults.slow_pages[page])
+        if page in faults.slow_pages:  # slow once, like a busy moment on the server
+            time.sleep(faults.slow_pages.pop(page))
         if repeat:
             start = max(0, start - limit)
-        end = min(start + limit, len(feed.rows))
-        has_more = end < len(feed.rows)
-        return JSONResponse({"cursor": str(start), "items": feed.rows[start:end],
+        end = min(start + limit, feed.rows.height)
+        has_more = end < feed.rows.height
+        items = feed.rows.slice(start, end - start).to_dicts()
+        return JSONResponse({"cursor": str(start), "items": items,
                              "next_cursor": str(end) if has_more else None,
                              "has_more": has_more})
 
@@ -126,7 +126,8 @@ class Simulator:
     @property
     def row_count(self) -> int:
         """How many readings the simulator serves."""
-        return len(self.app.state.feed.rows)
+        count: int = self.app.state.feed.rows.height
+        return count
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread."""

@@ -82,6 +82,26 @@ def test_429_honours_retry_after(landing: Path, settings: Settings) -> None:
     assert result.rows_loaded == bronze_table(settings).height == sim.row_count
 
 
+def test_slow_page_times_out_and_is_fetched_again(landing: Path, settings: Settings) -> None:
+    with start_simulator(landing, token=TOKEN, faults=Faults(slow_pages={2: 1.5})) as sim:
+        result = ingest_api(sim.url, TOKEN, settings=settings, page_size=PAGE, backoff=0.01,
+                            timeout=0.5)
+        assert sim.faults.slow_pages == {}  # the slow answer was given (and not waited for)
+    assert sim.app.state.feed.requests == result.pages + 1  # page 2 asked twice
+    bronze = bronze_table(settings)
+    assert result.rows_loaded == bronze.height == sim.row_count
+    assert bronze.select("meter_id", "interval_end").unique().height == sim.row_count
+
+
+def test_a_server_that_stays_too_slow_is_transient(landing: Path, settings: Settings) -> None:
+    slow = Faults(slow_pages={0: 1.0})
+    with start_simulator(landing, token=TOKEN, faults=slow) as sim, \
+            pytest.raises(TransientError, match="could not be reached") as info:
+        ingest_api(sim.url, TOKEN, settings=settings, page_size=PAGE, retries=0, timeout=0.3)
+    assert "run again" in str(info.value)
+    assert bronze_table(settings).height == 0
+
+
 def test_repeated_page_not_doubled(landing: Path, settings: Settings) -> None:
     with start_simulator(landing, token=TOKEN, faults=Faults(repeat_pages={2})) as sim:
         result = ingest_api(sim.url, TOKEN, settings=settings, page_size=PAGE)
