@@ -10,7 +10,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ try:  # typer ≥ 0.24 vendors click; older releases use the click package
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exc  # type: ignore[no-redef]
 from ami.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pipelines.hes_api.simulator import Simulator
 
 app = typer.Typer(
     name="ami", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -61,8 +64,13 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=800, help="Days of data.")] = 61,
     start: Annotated[str, typer.Option(help="First local day, YYYY-MM-DD.")] = "2026-09-01",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic province.")] = 42,
+    api: Annotated[bool, typer.Option(
+        help="Deliver the readings through the head-end API simulator on 127.0.0.1 "
+             "instead of as files.")] = False,
 ) -> None:
     """Generate a synthetic province and run the whole chain through the Airflow DAGs."""
+    from contextlib import ExitStack
+
     from ami.orchestrate import CHAIN, run_dags
     from ami.province import ProvinceSpec, generate_province
     from ami.summary import print_summary
@@ -70,14 +78,17 @@ def demo(
     settings = get_settings()
     first = _parse_day(start)
     spec = ProvinceSpec(meters=meters, start=first, days=days, seed=seed)
-    _reset_if_other_province(spec, settings)
+    _reset_if_other_province(spec, settings, api=api)
     began = time.monotonic()
-    with _progress() as progress:
+    with _progress() as progress, ExitStack() as stack:
         gen = progress.add_task("Sinh dữ liệu tỉnh mẫu (synthetic province)", total=days)
         summary = generate_province(
             spec, Path(settings.landing), settings.truth_dir,
             progress=lambda done, total: progress.update(gen, completed=done, total=total),
         )
+        ingest_params: dict[str, object] = {"landing": str(settings.landing)}
+        if api:
+            ingest_params["api_url"] = stack.enter_context(_head_end_simulator(settings)).url
         month = _last_full_month(first, days)
         steps = progress.add_task("Chạy các DAG Airflow", total=len(CHAIN))
         log = _log_path(settings, "demo")
@@ -88,7 +99,7 @@ def demo(
             elif state == "done":
                 progress.advance(steps)
 
-        run_dags(list(CHAIN), {"ami_ingest": {"landing": str(settings.landing)},
+        run_dags(list(CHAIN), {"ami_ingest": ingest_params,
                                "ami_monthly_report": {"month": month}},
                  settings=settings, log=log, on_step=on_step)
     print_summary(console, month=month, settings=settings, generation=summary,
@@ -108,11 +119,10 @@ def ingest(
     from ami.orchestrate import run_chain_direct, run_dags
     from pipelines.filedrop.helpers import list_landing
     from quality.vee import vee_totals
-
-    settings = get_settings()
     from warehouse import Warehouse
     from warehouse.state import read_manifest
 
+    settings = get_settings()
     # Fails early, before anything is written; files already fingerprinted are not read.
     files = list_landing(landing, known=read_manifest(Warehouse.at(settings.warehouse)))
     if not files:
@@ -262,8 +272,27 @@ def synth(
     console.print(result)
 
 
-def _reset_if_other_province(spec: object, settings: Settings) -> None:
-    """Start the demo's folders afresh when they hold another province.
+def _head_end_simulator(settings: Settings) -> Simulator:
+    """Move the demo's readings files behind the HES API simulator and start it.
+
+    The simulator serves ``data/hes/`` on a free port of 127.0.0.1 with a throw-away
+    bearer token, which the DAG tasks read from ``SOURCES__HES_API__TOKEN``.
+    """
+    import os
+    import secrets
+
+    from pipelines.hes_api.simulator import TOKEN_ENV, start_simulator
+
+    feed = settings.data_dir / "hes"
+    feed.mkdir(parents=True, exist_ok=True)
+    for path in Path(settings.landing).glob("readings*"):
+        path.replace(feed / path.name)
+    token = os.environ.setdefault(TOKEN_ENV, secrets.token_urlsafe(24))
+    return start_simulator(feed, token=token)
+
+
+def _reset_if_other_province(spec: object, settings: Settings, *, api: bool = False) -> None:
+    """Start the demo's folders afresh when they hold another province (or delivery).
 
     The same spec regenerates identical files, so a rerun loads nothing new and shows the
     chain is idempotent; another spec would leave the old province's files mixed in.
@@ -273,11 +302,12 @@ def _reset_if_other_province(spec: object, settings: Settings) -> None:
     from dataclasses import asdict
 
     marker = settings.truth_dir / "spec.json"
-    wanted = json.dumps(asdict(spec), default=str, sort_keys=True)  # type: ignore[call-overload]
+    wanted = json.dumps({**asdict(spec), "api": api},  # type: ignore[call-overload]
+                        default=str, sort_keys=True)
     if marker.exists() and marker.read_text(encoding="utf-8") == wanted:
         return
     for folder in (Path(settings.landing), settings.truth_dir, Path(settings.warehouse),
-                   settings.reports_dir):
+                   settings.reports_dir, settings.data_dir / "hes"):
         shutil.rmtree(folder, ignore_errors=True)
     settings.truth_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(wanted, encoding="utf-8")

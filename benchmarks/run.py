@@ -64,13 +64,13 @@ def measure(code: str, *args: str) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024 / 1024
 
 
-def write_table(rows: list[tuple[str, str, float, float]]) -> None:
+def write_table(rows: list[tuple[str, str, float, float]], command: str) -> None:
     """Replace the README's performance table between the bench markers."""
     readme = ROOT / "README.md"
     lines = ["| step | size | wall time | peak memory |", "|---|---|---|---|"]
     lines += [f"| {s} | {size} | {t:,.1f} s | {m:,.2f} GB |" for s, size, t, m in rows]
-    lines.append(f"\nCommand: `make bench` (`python -m benchmarks.run {' '.join(sys.argv[1:])}`"
-                 f"), {time.strftime('%Y-%m-%d')}.")
+    lines.append(f"\nCommand: `make bench` (`python -m benchmarks.run {command}`), "
+                 f"{time.strftime('%Y-%m-%d')}.")
     text = readme.read_text(encoding="utf-8")
     text = re.sub(r"<!-- bench:start -->.*<!-- bench:end -->",
                   "<!-- bench:start -->\n" + "\n".join(lines) + "\n<!-- bench:end -->",
@@ -97,7 +97,7 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    write_table(rows)
+    write_table(rows, f"--meters {args.meters} --days {args.days}")
     return 0
 
 
