@@ -33,6 +33,7 @@ def airflow_env(*, settings: Settings) -> dict[str, str]:
 
     home = settings.airflow_home.resolve()
     env = dict(os.environ)
+    env.pop("PROVIDERS__ENABLE_AIRFLOW_SECRETS", None)  # tasks may read Airflow's secrets
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(Path(dags.__file__).parent),
