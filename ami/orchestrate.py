@@ -111,7 +111,7 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
     from models.balances import build_day, build_month, months_of, pending_gold_days
     from pipelines.ingest import ingest_landing
     from quality.meters import build_meters
-    from quality.vee import pending_days, vee_day
+    from quality.vee import pending_days, vee_pending
 
     result = ingest_landing(landing, settings=settings)
     if cmis_url or settings.cmis_url:
@@ -124,18 +124,18 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
         ingest_api(api_url or str(settings.hes_api_url), api_token(), settings=settings,
                    pages_per_load=20)
     build_meters(settings=settings)
-    steps: list[tuple[str, Callable[..., list[str]], Callable[..., object]]] = [
-        ("VEE (bronze → silver)", pending_days, vee_day),
-        ("Cân bằng ngày (silver → gold)", pending_gold_days, build_day),
-    ]
-    for label, pending, step in steps:
-        days = pending(settings=settings)
-        task = progress.add_task(label, total=len(days)) if progress else None
-        for day in days:
-            step(day, settings=settings)
-            if progress and task is not None:
-                progress.advance(task)
-        if step is build_day:
-            for month in months_of(days):
-                build_month(month, settings=settings)
+    vee = progress.add_task("VEE (bronze → silver)", total=len(pending_days(settings=settings))) \
+        if progress else None
+    vee_pending(settings=settings,
+                on_day=(lambda _day: progress.advance(vee)) if progress and vee is not None
+                else None)
+    days = pending_gold_days(settings=settings)
+    gold = progress.add_task("Cân bằng ngày (silver → gold)", total=len(days)) \
+        if progress else None
+    for day in days:
+        build_day(day, settings=settings)
+        if progress and gold is not None:
+            progress.advance(gold)
+    for month in months_of(days):
+        build_month(month, settings=settings)
     return result

@@ -1,4 +1,4 @@
-"""Bronze → silver: meters dimension, then VEE per pending day (dynamic task mapping)."""
+"""Bronze → silver: meters dimension, then VEE of every stale day in date order."""
 
 from __future__ import annotations
 
@@ -25,27 +25,17 @@ def ami_vee() -> None:
 
         return call(build, settings=Settings())
 
-    @task
-    def pending_days(meter_rows: int) -> list[str]:
-        from ami.settings import Settings
-        from quality.vee import pending_days as pending
-
-        return call(pending, settings=Settings())
-
-    @task(max_active_tis_per_dagrun=2)
-    def vee_day(day: str) -> dict[str, int | str]:
+    @task(outlets=[SILVER])
+    def vee_days(meter_rows: int) -> list[dict[str, int | str]]:
+        """Every stale day in date order: a day's rules use the days before it."""
         from dataclasses import asdict
 
         from ami.settings import Settings
-        from quality.vee import vee_day as run
+        from quality.vee import vee_pending
 
-        return asdict(call(run, day, settings=Settings()))
+        return [asdict(c) for c in call(vee_pending, settings=Settings())]
 
-    @task(outlets=[SILVER])
-    def done(counts: list[dict[str, int | str]]) -> int:
-        return len(list(counts))
-
-    done(vee_day.expand(day=pending_days(build_meters())))
+    vee_days(build_meters())
 
 
 ami_vee()

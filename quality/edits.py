@@ -28,7 +28,6 @@ made the edit can see it did not apply.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import fcntl
 import hashlib
 import time
@@ -39,13 +38,14 @@ from pathlib import Path
 
 import polars as pl
 
-from ami.errors import ConfigError, InputError, NoDataError, TransientError
+from ami.errors import InputError, NoDataError, TransientError
 from ami.settings import Settings
+from quality.days import day_bounds
 from quality.parse import instant, number
 from warehouse import Warehouse, write_table
 
 #: Resolution on which every valid interval end lies [min] (the gcd of VALID_INTERVALS
-#: in quality.vee, which imports this module and so cannot be imported from here).
+#: in quality.vee).
 GRID_MINUTES = 5
 
 #: The silver ``edits`` table: one row per recorded edit, never deleted.
@@ -445,19 +445,6 @@ def _exclusive(warehouse: Warehouse) -> Iterator[None]:
 # --- the edits of a day ---------------------------------------------------------------
 
 
-def _day_bounds(day: str, settings: Settings) -> tuple[datetime, datetime]:
-    """UTC instants of the local midnights around ``day`` (as ``quality.vee.day_bounds``).
-
-    Kept here because ``quality.vee`` imports this module; a test checks they agree.
-    """
-    try:
-        date = dt.date.fromisoformat(day)
-    except ValueError:
-        raise ConfigError(f"day {day!r} is not a date", fix="give it as YYYY-MM-DD") from None
-    start = datetime.combine(date, dt.time(0), settings.tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
-
-
 def _micros(instant_: datetime) -> int:
     return (instant_ - _EPOCH) // timedelta(microseconds=1)
 
@@ -517,7 +504,7 @@ def edits_for_day(day: str, *, settings: Settings) -> pl.DataFrame:
     local midnight belongs to the day before (as in VEE). Ranges are cut to the day's
     interval ends and to where no later edit overrides them (``effective_edits``).
     """
-    start, end = _day_bounds(day, settings)
+    start, end = day_bounds(day, settings)
     try:
         scan = Warehouse.at(settings.warehouse).scan("edits")
     except FileNotFoundError:

@@ -1,53 +1,95 @@
-"""VEE of interval readings for one local day: bronze strings → silver readings.
+"""VEE of interval readings for one local day: bronze strings → silver readings + findings.
 
-First pass (issue 2); issue 4 deepens the rules. Per day:
-  * parse — rows that cannot be typed go to quarantine with the reason;
-  * validate — negative values are quarantined; absurd values (far above what the
-    contracted capacity allows) are rejected and estimated; exact duplicates are
-    dropped and counted; conflicting duplicates keep the first delivered row and
-    quarantine the others;
-  * complete the grid — every meter valid that day gets every interval; absent ones are
-    ``missing``;
-  * estimate — gaps up to ``max_interpolation_gap_minutes`` between two real readings
-    are linearly interpolated (``estimated``, rule ``linear_interpolation``). Nothing is
-    invented before the first or after the last real reading, and a measured zero stays
-    a measured zero (a bypassed meter is not "repaired").
+Per day, in the order commercial MDM systems apply them:
+
+* parse — rows that cannot be typed, negative values, instants off the interval grid or
+  in the future (after the load that delivered them) are quarantined with the rule and a
+  reason a person can act on;
+* de-duplicate — exact duplicates are dropped and counted; conflicting ones keep the
+  first delivered row, the others are quarantined;
+* validate (``quality.rules``) on the day as a meters × intervals grid (``quality.grid``):
+  absurd values and spikes are rejected (quarantined with their original value, then
+  estimated); flat lines, zero runs, unknown meters and readings outside a meter's
+  validity are flagged and kept; meter-days are checked against the register delta,
+  the customer group's range, the meter's own history (multiplier jumps), reverse energy
+  and clock-adjust events; whole transformers at zero are told apart (outage or fault);
+* estimate (``quality.estimate``) — linear for short gaps, like-day profile (scaled to
+  the register when known) for longer ones; never beyond the last real reading;
+* edit — manual corrections (``quality.edits``) are applied last, with their audit trail.
+
+Every silver value carries ``quality`` (measured / estimated / edited / missing) and
+``rule``; every finding is stored (silver ``findings``), and per-meter and per-transformer
+quality metrics go to silver ``quality_day``. History (earlier days of ``quality_day`` and
+same-weekday readings) makes a day depend on the days before: ``vee_pending`` builds days
+in date order and rebuilds a day when any partition it was built from changed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from ami.errors import NoDataError
 from ami.settings import Settings
+from quality import estimate, rules
+from quality.channels import (
+    CLOCK_CODES,
+    OUTAGE_CODES,
+    day_events,
+    event_sources,
+    register_deltas,
+    register_sources,
+)
+from quality.days import day_bounds, local_day, shift_day
+from quality.edits import apply_edits, edit_sources, edits_for_day
+from quality.grid import (
+    ESTIMATED,
+    MEASURED,
+    MISSING,
+    RULE,
+    Block,
+    build_blocks,
+)
 from quality.meters import meters_valid_on
-from quality.parse import instant, number, optional, reject_reason
+from quality.parse import instant, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, read_meta, write_partition
 from warehouse.state import read_manifest, write_json
 
-SILVER_READINGS_SCHEMA = {
-    "meter_id": pl.String,
+__all__ = ["day_bounds", "local_day", "pending_days", "vee_day", "vee_pending", "vee_totals"]
+
+SILVER_READINGS_SCHEMA: dict[str, pl.DataType] = {
+    "meter_id": pl.String(),
     "interval_end": pl.Datetime("us", "UTC"),
-    "interval_minutes": pl.Int32,
-    "kwh_import": pl.Float64,
-    "kwh_export": pl.Float64,
-    "quality": pl.String,
-    "rule": pl.String,
+    "interval_minutes": pl.Int32(),
+    "kwh_import": pl.Float64(),
+    "kwh_export": pl.Float64(),
+    "quality": pl.String(),
+    "rule": pl.String(),
 }
 
-QUARANTINE_SCHEMA = {
-    "meter_id": pl.String, "interval_end": pl.String, "kwh_import": pl.String,
-    "kwh_export": pl.String, "reason": pl.String, "_file": pl.String, "_row": pl.Int64,
-    "_dlt_load_id": pl.String,
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "meter_id": pl.String(), "interval_end": pl.String(), "kwh_import": pl.String(),
+    "kwh_export": pl.String(), "rule": pl.String(), "reason": pl.String(), "_file": pl.String(),
+    "_row": pl.Int64(), "_dlt_load_id": pl.String(),
+}
+
+QUALITY_DAY_SCHEMA: dict[str, pl.DataType] = {
+    "level": pl.String(), "node_id": pl.String(), "n_intervals": pl.Int64(),
+    "n_measured": pl.Int64(), "n_estimated": pl.Int64(), "n_edited": pl.Int64(),
+    "n_missing": pl.Int64(), "completeness": pl.Float64(), "estimated_share": pl.Float64(),
+    "kwh_import": pl.Float64(), "kwh_measured": pl.Float64(), "kwh_per_interval": pl.Float64(),
+    "n_findings": pl.Int64(),
 }
 
 VALID_INTERVALS = (5, 10, 15, 30, 60)
+HISTORY_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -62,28 +104,20 @@ class VeeCounts:
     rejected_estimated: int
     estimated: int
     missing: int
+    edited: int = 0
+    findings: int = 0
 
 
-def day_bounds(day: str, settings: Settings) -> tuple[datetime, datetime]:
-    """UTC instants of the local midnights that start and end ``day``."""
-    start = datetime.combine(dt.date.fromisoformat(day), time(0), settings.tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
-
-
-def local_day(column: str, settings: Settings) -> pl.Expr:
-    """Local date (YYYY-MM-DD) of an interval labelled by its end instant."""
-    return (
-        pl.col(column).dt.convert_time_zone(settings.timezone)
-        .dt.offset_by("-1us").dt.date().cast(pl.String)
-    )
-
+# --- parse and de-duplicate -----------------------------------------------------------
 
 def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
                    settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split raw rows of ``day`` into typed rows and quarantined rows with reasons.
+    """Split raw rows of ``day`` into typed rows and quarantined rows with rule and reason.
 
     Rows whose instant cannot be parsed belong to the first day of their file, so each
-    is quarantined exactly once.
+    is quarantined exactly once. "In the future" is judged against the load that
+    delivered the row (its ``_dlt_load_id`` is the load's Unix time), so a rerun decides
+    the same way.
     """
     raw = raw.with_columns(optional(raw, "interval_minutes"))
     minutes_text = pl.col("interval_minutes").fill_null("").str.strip_chars()
@@ -96,6 +130,8 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
         (number("kwh_export") if "kwh_export" in raw.columns
          else pl.lit(None, pl.Float64)).alias("export_"),
         minutes.fill_null(settings.interval_minutes).alias("minutes"),
+        (pl.col("_dlt_load_id").cast(pl.Float64, strict=False) * 1e6).cast(pl.Int64)
+        .cast(pl.Datetime("us", "UTC")).alias("_loaded_at"),
     )
     first = pl.col("_entry").replace_strict(first_dates, default=None, return_dtype=pl.String)
     typed = typed.with_columns(local_day("ts", settings).alias("day")).filter(
@@ -103,25 +139,39 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
     )
     minute_of_day = pl.col("ts").dt.hour().cast(pl.Int32) * 60 + pl.col("ts").dt.minute()
     has_export_text = pl.col("kwh_export").fill_null("").str.strip_chars() != ""
-    reason = reject_reason([
-        (pl.col("meter_id_clean").fill_null("") == "",
+    checks: list[tuple[pl.Expr, str, str]] = [
+        (pl.col("meter_id_clean").fill_null("") == "", "unparsable",
          "meter_id is empty: give the meter's id"),
-        (pl.col("ts").is_null(),
+        (pl.col("ts").is_null(), "unparsable",
          "interval_end is not an ISO 8601 instant with zone (e.g. 2026-10-01T17:30:00Z)"),
-        ((minutes_text != "") & minutes.is_null(),
+        ((minutes_text != "") & minutes.is_null(), "unparsable",
          "interval_minutes is not a whole number of minutes"),
-        (~pl.col("minutes").is_in(VALID_INTERVALS),
+        (~pl.col("minutes").is_in(VALID_INTERVALS), "unparsable",
          "interval_minutes is not one of 5, 10, 15, 30, 60"),
         ((minute_of_day % pl.col("minutes") != 0) | (pl.col("ts").dt.second() != 0),
+         "off_grid_timestamp",
          "interval_end is off the interval grid: interval ends fall on whole intervals"),
-        (pl.col("import_").is_null(), "kwh_import is empty or not a number"),
-        (pl.col("import_") < 0, "kwh_import is negative: import and export are separate "
-         "non-negative channels"),
-        (has_export_text & pl.col("export_").is_null(), "kwh_export is not a number"),
-        (pl.col("export_") < 0, "kwh_export is negative"),
-    ])
+        (pl.col("ts") > pl.col("_loaded_at") + pl.duration(minutes=pl.col("minutes")),
+         "future_timestamp",
+         "interval_end is after the moment the reading was delivered: check the meter clock"),
+        (pl.col("import_").is_null(), "unparsable", "kwh_import is empty or not a number"),
+        (pl.col("import_") < 0, "negative_value",
+         "kwh_import is negative: import and export are separate non-negative channels"),
+        (has_export_text & pl.col("export_").is_null(), "unparsable",
+         "kwh_export is not a number"),
+        (pl.col("export_") < 0, "negative_value", "kwh_export is negative"),
+    ]
+    rule: pl.Expr = pl.lit(None, dtype=pl.String)
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    for failed, name, text in reversed(checks):
+        rule = pl.when(failed).then(pl.lit(name)).otherwise(rule)
+        reason = pl.when(failed).then(pl.lit(text)).otherwise(reason)
     # A row the reader could not split into the header's columns says why itself.
-    typed = typed.with_columns(pl.coalesce(optional(raw, "_invalid"), reason).alias("reason"))
+    invalid = optional(raw, "_invalid")
+    typed = typed.with_columns(
+        pl.when(invalid.is_not_null()).then(pl.lit("unparsable")).otherwise(rule).alias("rule"),
+        pl.coalesce(invalid, reason).alias("reason"),
+    )
     bad = typed.filter(pl.col("reason").is_not_null())
     good = typed.filter(pl.col("reason").is_null()).select(
         pl.col("meter_id_clean").alias("meter_id"),
@@ -135,131 +185,258 @@ def parse_readings(raw: pl.DataFrame, day: str, first_dates: dict[str, str], *,
 
 
 def to_quarantine(rows: pl.DataFrame) -> pl.DataFrame:
-    """Quarantine rows in their raw form with the reason."""
+    """Quarantine rows in their raw form with the rule and reason."""
     return rows.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
 
 
-def deduplicate(good: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame]:
-    """Drop exact duplicates (counted); keep the first of conflicting ones, quarantine rest."""
-    ordered = good.sort("meter_id", "interval_end", "_file", "_row")
-    exact = ordered.unique(["meter_id", "interval_end", "kwh_import", "kwh_export"],
-                           keep="first", maintain_order=True)
-    dropped = ordered.height - exact.height
-    first = exact.unique(["meter_id", "interval_end"], keep="first", maintain_order=True)
-    conflicting = exact.join(first, on=["meter_id", "interval_end", "_file", "_row"],
-                             how="anti")
+def deduplicate(good: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.DataFrame]:
+    """Drop exact duplicates (counted); keep the first of conflicting ones, quarantine rest.
+
+    Returns (unique rows, exact duplicates dropped, quarantined conflicts, findings).
+    """
+    key = ["meter_id", "interval_end"]
+    repeated = pl.struct(key).is_duplicated()
+    dup = good.filter(repeated)
+    if dup.height == 0:
+        return good, 0, pl.DataFrame(schema=QUARANTINE_SCHEMA), rules.empty_findings()
+    ordered = dup.sort("meter_id", "interval_end", "_file", "_row")
+    exact = ordered.unique([*key, "kwh_import", "kwh_export"], keep="first",
+                           maintain_order=True)
+    first = exact.unique(key, keep="first", maintain_order=True)
+    conflicting = exact.join(first, on=[*key, "_file", "_row"], how="anti")
     quarantined = conflicting.join(
-        first.select("meter_id", "interval_end", pl.col("_file").alias("kept_file"),
-                     pl.col("_row").alias("kept_row")),
-        on=["meter_id", "interval_end"],
+        first.select(*key, pl.col("_file").alias("kept_file"), pl.col("_row").alias("kept_row"),
+                     pl.col("kwh_import").alias("kept_value")),
+        on=key,
     ).select(
-        "meter_id",
-        pl.col("interval_end").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        pl.col("kwh_import").cast(pl.String),
-        pl.col("kwh_export").cast(pl.String),
+        "meter_id", pl.col("interval_end").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        pl.col("kwh_import").cast(pl.String), pl.col("kwh_export").cast(pl.String),
+        pl.lit("duplicate_conflicting").alias("rule"),
         pl.format("conflicting duplicate: kept the value of {} row {}; correct the head-end "
                   "export if that value is wrong", "kept_file", "kept_row").alias("reason"),
         "_file", "_row", "_dlt_load_id",
     )
-    return first, dropped, to_quarantine(quarantined)
+    counts = ordered.group_by(key).agg(
+        pl.len().alias("_copies"), pl.col("kwh_import").n_unique().alias("_values"),
+        pl.col("kwh_import").first().alias("_kept"))
+    findings = counts.select(
+        pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
+        pl.when(pl.col("_values") > 1).then(pl.lit("duplicate_conflicting"))
+        .otherwise(pl.lit("duplicate_equal")).alias("rule"),
+        pl.col("interval_end").alias("first_interval_end"),
+        pl.col("interval_end").alias("last_interval_end"), pl.lit(1).alias("n_intervals"),
+        pl.when(pl.col("_values") > 1).then(pl.lit("quarantined"))
+        .otherwise(pl.lit("dropped")).alias("action"),
+        pl.format("{} copies, {} distinct values; kept {} kWh", "_copies", "_values", "_kept")
+        .alias("evidence"),
+    ).cast(rules.FINDINGS_SCHEMA)  # type: ignore[arg-type]
+    unique = pl.concat([good.filter(~repeated), first])
+    return unique, ordered.height - exact.height, to_quarantine(quarantined), findings
 
 
-def complete_grid(rows: pl.DataFrame, meters: pl.DataFrame, start: datetime, *,
-                  settings: Settings) -> pl.DataFrame:
-    """Every interval of the day for every meter expected or seen; absent ones null."""
-    cadence = rows.group_by("meter_id").agg(pl.col("interval_minutes").mode().min())
-    expected = (
-        pl.concat([meters.select("meter_id"), rows.select("meter_id")]).unique()
-        .join(cadence, on="meter_id", how="left")
-        .with_columns(pl.col("interval_minutes").fill_null(settings.interval_minutes))
-        .with_columns(pl.int_ranges(1, 1440 // pl.col("interval_minutes") + 1).alias("k"))
-        .explode("k")
-        .with_columns(
-            (pl.lit(start) + pl.duration(minutes=pl.col("k") * pl.col("interval_minutes")))
-            .dt.cast_time_unit("us").alias("interval_end")
-        )
-        .drop("k")
+def quarantine_findings(quarantined: pl.DataFrame) -> pl.DataFrame:
+    """A finding per quarantined row (duplicates have their own)."""
+    rows = quarantined.filter(pl.col("rule") != "duplicate_conflicting").with_columns(
+        instant("interval_end").alias("_ts"))
+    return rows.select(
+        pl.lit("meter").alias("level"), pl.col("meter_id").fill_null("").alias("node_id"),
+        "rule", pl.col("_ts").alias("first_interval_end"),
+        pl.col("_ts").alias("last_interval_end"), pl.lit(1).alias("n_intervals"),
+        pl.lit("quarantined").alias("action"),
+        pl.format("{} (file {} row {})", "reason", "_file", "_row").alias("evidence"),
+    ).cast(rules.FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+# --- history ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class History:
+    """What earlier days say about the meters, and the partitions it was read from."""
+
+    meter_days: pl.DataFrame   # quality_day meter rows of earlier days: meter_id, date, …
+    sources: dict[str, str]
+
+    @classmethod
+    def read(cls, warehouse: Warehouse, day: str) -> History:
+        """``quality_day`` of the ``HISTORY_DAYS`` days before ``day`` (those that exist)."""
+        frames, sources = [], {}
+        for back in range(1, HISTORY_DAYS + 1):
+            other = shift_day(day, -back)
+            folder = warehouse.partition_dir("quality_day", {"date": other})
+            meta = read_meta(folder)
+            if meta is None:
+                continue
+            sources[f"quality_day:{other}"] = meta.checksum
+            frames.append(pl.read_parquet(folder / "part-0.parquet").filter(
+                pl.col("level") == "meter").with_columns(pl.lit(other).alias("date")))
+        empty = pl.DataFrame(schema={**QUALITY_DAY_SCHEMA, "date": pl.String()})
+        frame = pl.concat(frames) if frames else empty
+        return cls(frame.rename({"node_id": "meter_id"}), sources)
+
+
+def like_day_profile(warehouse: Warehouse, day: str, meters: pl.Series, *,
+                     settings: Settings) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Mean measured import per (meter, minute of day) on the same weekday of past weeks."""
+    frames, sources = [], {}
+    for week in range(1, settings.like_day_weeks + 1):
+        other = shift_day(day, -7 * week)
+        folder = warehouse.partition_dir("readings", {"date": other})
+        meta = read_meta(folder)
+        if meta is None:
+            continue
+        sources[f"readings:{other}"] = meta.checksum
+        frames.append(
+            pl.scan_parquet(folder / "part-0.parquet")
+            .filter(pl.col("meter_id").is_in(meters.implode())
+                    & (pl.col("quality") == "measured"))
+            .select("meter_id", (pl.col("interval_end").dt.hour().cast(pl.Int32) * 60
+                                 + pl.col("interval_end").dt.minute()).alias("minute"),
+                    "kwh_import"))
+    if not frames:
+        return pl.DataFrame(schema={"meter_id": pl.String(), "minute": pl.Int32(),
+                                    "kwh_import": pl.Float64()}), sources
+    profile = pl.concat(frames).group_by("meter_id", "minute").agg(pl.col("kwh_import").mean())
+    return profile.collect(), sources
+
+
+# --- the day ----------------------------------------------------------------------------
+
+@dataclass
+class _Context:
+    """Per-meter facts aligned with a block's rows."""
+
+    contracted_kw: np.ndarray
+    has_solar: np.ndarray
+    zero_eligible: np.ndarray
+    known: np.ndarray
+    expected: np.ndarray
+
+
+def _context(block: Block, attrs: pl.DataFrame) -> _Context:
+    aligned = block.meter_ids.to_frame("meter_id").join(
+        attrs, on="meter_id", how="left", maintain_order="left")
+    group = aligned["customer_group"].fill_null("")
+    solar = aligned["solar_kwp"].fill_null(0.0).to_numpy() > 0
+    customer = (aligned["meter_role"] == "customer").fill_null(False).to_numpy()
+    return _Context(
+        contracted_kw=aligned["contracted_kw"].fill_null(np.inf).to_numpy(),
+        has_solar=solar,
+        zero_eligible=customer & ~solar & (group != "public_lighting").to_numpy(),
+        known=aligned["meter_role"].is_not_null().to_numpy(),
+        expected=aligned["_expected"].fill_null(False).to_numpy(),
     )
-    return expected.join(
-        rows.drop("interval_minutes"), on=["meter_id", "interval_end"], how="full",
-        coalesce=True,
-    ).with_columns(pl.col("interval_minutes").fill_null(settings.interval_minutes))
 
 
-def interpolate_short_gaps(frame: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
-    """Linear interpolation of gaps bounded by real readings and short enough."""
-    frame = frame.sort("meter_id", "interval_end")
-    is_gap = pl.col("kwh_import").is_null()
-    run_id = (is_gap != is_gap.shift(1).over("meter_id")).fill_null(True).cum_sum()
-    frame = frame.with_columns(run_id.alias("_run"))
-    run_len = pl.len().over("meter_id", "_run")
-    limit = settings.max_interpolation_gap_minutes
-    short = is_gap & (run_len * pl.col("interval_minutes") <= limit)
-    filled = pl.col("kwh_import").interpolate().over("meter_id")
-    filled_export = pl.col("kwh_export").interpolate().over("meter_id")
-    estimated = short & filled.is_not_null()
-    return frame.with_columns(
-        pl.when(estimated).then(filled).otherwise(pl.col("kwh_import")).alias("kwh_import"),
-        pl.when(estimated).then(filled_export).otherwise(pl.col("kwh_export"))
-        .alias("kwh_export"),
-        pl.when(estimated).then(pl.lit("estimated"))
-        .when(is_gap).then(pl.lit("missing")).otherwise(pl.col("quality")).alias("quality"),
-        pl.when(estimated).then(pl.lit("linear_interpolation"))
-        .when(is_gap).then(pl.coalesce(pl.col("rule"), pl.lit("no_reading")))
-        .otherwise(pl.col("rule")).alias("rule"),
-    ).drop("_run")
+def _reject(block: Block, mask: np.ndarray, rule: str, lineage: pl.DataFrame, reason: str,
+            ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Remove flagged measured values for estimation; their quarantine rows and findings."""
+    if not mask.any():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA), rules.empty_findings()
+    findings = rules.from_runs(block, mask, rule, "rejected", pl.format(
+        "{} kWh against a day median of {} kWh (MAD {}): {}", pl.col("value").round(3),
+        pl.col("median").round(3), pl.col("mad").round(3), pl.lit(reason)))
+    r, c = np.nonzero(mask)
+    cells = pl.DataFrame({"meter_id": block.meter_ids.gather(pl.Series(r)),
+                          "interval_end": block.ends().gather(pl.Series(c))})
+    rows = cells.join(lineage, on=["meter_id", "interval_end"], how="left").select(
+        "meter_id", pl.col("interval_end").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        pl.col("kwh_import").cast(pl.String), pl.col("kwh_export").cast(pl.String),
+        pl.lit(rule).alias("rule"), pl.lit(f"{reason}; rejected and estimated").alias("reason"),
+        "_file", "_row", "_dlt_load_id")
+    block.kwh_import[mask] = np.nan
+    block.kwh_export[mask] = np.nan
+    block.quality[mask] = MISSING
+    block.rule[mask] = RULE[rule]
+    return to_quarantine(rows), findings
 
 
-def reject_absurd(rows: pl.DataFrame, meters: pl.DataFrame, *,
-                  settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Null out values far above the contracted capacity; return them for quarantine."""
-    capacity = meters.group_by("meter_id").agg(pl.col("contracted_kw").max())
-    limit = (pl.col("contracted_kw") * settings.absurd_kwh_per_kw
-             * pl.col("interval_minutes") / 60)
-    rows = rows.join(capacity, on="meter_id", how="left").with_columns(
-        (pl.col("contracted_kw").is_not_null() & (pl.col("kwh_import") > limit))
-        .alias("_absurd")
-    )
-    rejected = rows.filter(pl.col("_absurd")).select(
-        "meter_id",
-        pl.col("interval_end").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        pl.col("kwh_import").cast(pl.String),
-        pl.col("kwh_export").cast(pl.String),
-        pl.format("absurd value: above {} × contracted_kw × hours; rejected and estimated "
-                  "(rule absurd_value)", pl.lit(settings.absurd_kwh_per_kw)).alias("reason"),
-        "_file", "_row", "_dlt_load_id",
-    )
-    cleaned = rows.with_columns(
-        pl.when(pl.col("_absurd")).then(None).otherwise(pl.col("kwh_import"))
-        .alias("kwh_import"),
-        pl.when(pl.col("_absurd")).then(pl.lit("absurd_value")).alias("rule"),
-    ).drop("_absurd", "contracted_kw")
-    return cleaned, to_quarantine(rejected)
+def _flag(block: Block, mask: np.ndarray, rule: str) -> None:
+    """Name a flag on measured values that carry no rule yet (the value is kept)."""
+    target = mask & (block.quality == MEASURED) & (block.rule == 0)
+    block.rule[target] = RULE[rule]
 
 
-def readings_sources(warehouse: Warehouse, day: str) -> dict[str, str]:
-    """What a day's silver readings are built from: current files and the meters table."""
-    sources = current_files(read_manifest(warehouse), "readings", day)
-    meta = read_meta(warehouse.partition_dir("meters"))
-    sources["meters"] = meta.checksum if meta else ""
-    return sources
+def _align(block: Block, frame: pl.DataFrame, column: str) -> np.ndarray:
+    """A per-meter value of ``frame`` aligned with the block's rows (NaN when absent)."""
+    aligned = block.meter_ids.to_frame("meter_id").join(
+        frame.select("meter_id", column), on="meter_id", how="left", maintain_order="left")
+    return aligned[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
-def pending_days(*, settings: Settings) -> list[str]:
-    """Days whose silver readings are absent or older than what was delivered since."""
-    warehouse = Warehouse.at(settings.warehouse)
-    manifest = read_manifest(warehouse)
-    days = sorted({d for e in manifest.values() if e["kind"] == "readings" for d in e["dates"]})
-    stale = []
-    for day in days:
-        meta = read_meta(warehouse.partition_dir("readings", {"date": day}))
-        if meta is None or meta.sources != readings_sources(warehouse, day):
-            stale.append(day)
-    return stale
+def _profile_matrix(block: Block, profile: pl.DataFrame) -> np.ndarray:
+    """The like-day profile as a (meters × intervals) array (NaN where unknown)."""
+    out = np.full(block.kwh_import.shape, np.nan)
+    if profile.height == 0:
+        return out
+    index = block.index_of(profile["meter_id"])
+    end_minute = profile["minute"].to_numpy()
+    start_minute = block.start.hour * 60 + block.start.minute
+    slot = ((end_minute - start_minute) % 1440) // block.minutes - 1
+    slot = np.where(slot < 0, slot + block.per_day, slot)
+    ok = index >= 0
+    out[index[ok], slot[ok]] = profile["kwh_import"].to_numpy()[ok]
+    return out
+
+
+def _validity_mask(block: Block, periods: pl.DataFrame) -> np.ndarray:
+    """Cells outside every validity period of their meter (meters listed only)."""
+    outside = np.zeros(block.kwh_import.shape, dtype=bool)
+    partial = periods.filter(pl.col("_partial"))
+    if partial.height == 0:
+        return outside
+    ends = block.ends()
+    cells = partial.join(ends.to_frame().with_row_index("_slot"), how="cross").with_columns(
+        ((pl.col("valid_from") < pl.col("interval_end"))
+         & (pl.col("valid_to").is_null() | (pl.col("interval_end") <= pl.col("valid_to"))))
+        .alias("_in")).group_by("meter_id", "_slot").agg(pl.col("_in").any())
+    index = block.index_of(cells["meter_id"])
+    ok = index >= 0
+    slots = cells["_slot"].to_numpy().astype(np.int64)
+    outside[index[ok], slots[ok]] = ~cells["_in"].to_numpy()[ok]
+    return outside
+
+
+@dataclass(frozen=True)
+class _Day:
+    """What one day's VEE reads: the day's rows and what the rules compare them with."""
+
+    day: str
+    start: datetime
+    end: datetime
+    meters: pl.DataFrame      # meter rows valid during the day
+    attrs: pl.DataFrame       # latest row per meter, with ``_expected``
+    periods: pl.DataFrame     # validity per meter, ``_partial`` when it starts/ends inside
+    history: History
+    registers: pl.DataFrame
+    events: pl.DataFrame
+    sources: dict[str, str]
+
+    @classmethod
+    def read(cls, warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
+             files: dict[str, str], *, settings: Settings) -> _Day:
+        start, end = day_bounds(day, settings)
+        all_meters = warehouse.scan("meters").collect()
+        meters = meters_valid_on(all_meters, start, end)
+        attrs = (all_meters.sort("meter_id", "valid_from").unique("meter_id", keep="last")
+                 .join(meters.select("meter_id").unique().with_columns(
+                     pl.lit(True).alias("_expected")), on="meter_id", how="left"))
+        periods = meters.group_by("meter_id").agg(
+            pl.col("valid_from").min(), pl.col("valid_to").max()).with_columns(
+            ((pl.col("valid_from") > start) | (pl.col("valid_to") < end).fill_null(False))
+            .alias("_partial"))
+        history = History.read(warehouse, day)
+        meta = read_meta(warehouse.partition_dir("meters"))
+        sources = {**files, **register_sources(manifest, start, day),
+                   **event_sources(manifest, day), **history.sources,
+                   "meters": meta.checksum if meta else "",
+                   "edits": edit_sources(day, settings=settings)}
+        return cls(day, start, end, meters, attrs, periods, history,
+                   register_deltas(warehouse, manifest, day, start, end),
+                   day_events(warehouse, manifest, day, start, end), sources)
 
 
 def vee_day(day: str, *, settings: Settings) -> VeeCounts:
-    """Build the silver readings (and quarantine) partition of one local day."""
+    """Build the silver readings, quarantine, findings and quality partitions of one day."""
     warehouse = Warehouse.at(settings.warehouse)
     manifest = read_manifest(warehouse)
     files = current_files(manifest, "readings", day)
@@ -268,37 +445,303 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
                           fix="check the date or ingest the landing files for that day")
     first_dates = {name: str(manifest[name]["dates"][0]) for name in files}
     raw = scan_bronze(warehouse, "readings", files).collect()
-    start, end = day_bounds(day, settings)
     good, quarantined = parse_readings(raw, day, first_dates, settings=settings)
-    unique, dropped, conflicts = deduplicate(good)
-    all_meters = warehouse.scan("meters").collect()
-    meters = meters_valid_on(all_meters, start, end)
-    cleaned, absurd = reject_absurd(
-        unique.with_columns(
-            pl.lit("measured").alias("quality"), pl.lit(None, pl.String).alias("rule")),
-        meters, settings=settings,
-    )
-    cleaned = cleaned.drop("_file", "_row", "_dlt_load_id")
-    silver = interpolate_short_gaps(
-        complete_grid(cleaned, meters, start, settings=settings), settings=settings
-    ).select(list(SILVER_READINGS_SCHEMA)).cast(SILVER_READINGS_SCHEMA)  # type: ignore[arg-type]
-    quarantine = pl.concat([quarantined, conflicts, absurd])
-    rows_in = good.height + quarantined.height
+    del raw
+    unique, dropped, conflicts, dup_findings = deduplicate(good)
+    ctx = _Day.read(warehouse, manifest, day, files, settings=settings)
+    expected = ctx.meters["meter_id"].unique()
+    # A day the deliveries barely touch (rows of a meter with a fast clock spilling over
+    # midnight) is not judged meter by meter: its own delivery has not come yet.
+    delivered = unique.height >= settings.day_delivered_share * expected.len() * (
+        1440 // settings.interval_minutes)
+    blocks = list(build_blocks(unique.select("meter_id", "interval_end", "interval_minutes",
+                                             "kwh_import", "kwh_export"),
+                               expected, ctx.start, default_minutes=settings.interval_minutes))
+    quarantine_parts = [quarantined, conflicts]
+    finding_parts = [quarantine_findings(quarantined), dup_findings]
+    lineage = unique.select("meter_id", "interval_end", "kwh_import", "kwh_export", "_file",
+                            "_row", "_dlt_load_id")
+    for block in blocks:
+        rows, found = _vee_block(block, ctx, lineage, warehouse, delivered=delivered,
+                                 settings=settings)
+        quarantine_parts += rows
+        finding_parts += found
+    silver = pl.concat([b.to_frame() for b in blocks]) if blocks else pl.DataFrame(
+        schema=SILVER_READINGS_SCHEMA)
+    silver, audit = apply_edits(silver, edits_for_day(day, settings=settings),
+                                interval_minutes=settings.interval_minutes)
+    silver = silver.select(list(SILVER_READINGS_SCHEMA)).cast(
+        SILVER_READINGS_SCHEMA)  # type: ignore[arg-type]
+    if not delivered:
+        finding_parts.append(_partial_day_finding(silver, day))
+    finding_parts += _day_findings(silver, ctx, settings=settings)
+    findings = pl.concat(finding_parts).sort("level", "node_id", "first_interval_end", "rule")
+    rejected = sum(part.height for part in quarantine_parts[2:])
+    quarantine = pl.concat(quarantine_parts)
     counts = VeeCounts(
-        date=day, rows_in=rows_in, accepted=unique.height, duplicates_dropped=dropped,
-        quarantined=quarantined.height + conflicts.height,
-        rejected_estimated=absurd.height,
-        estimated=silver.filter(pl.col("quality") == "estimated").height,
-        missing=silver.filter(pl.col("quality") == "missing").height,
+        date=day, rows_in=good.height + quarantined.height, accepted=unique.height,
+        duplicates_dropped=dropped, quarantined=quarantined.height + conflicts.height,
+        rejected_estimated=rejected,
+        estimated=int((silver["quality"] == "estimated").sum()),
+        missing=int((silver["quality"] == "missing").sum()),
+        edited=int((silver["quality"] == "edited").sum()), findings=findings.height,
     )
-    sources = readings_sources(warehouse, day)
-    write_partition(silver, "readings", {"date": day}, warehouse=warehouse,
-                    sort_by=("meter_id", "interval_end"), sources=sources,
-                    time_column="interval_end")
-    write_partition(quarantine, "quarantine", {"date": day}, warehouse=warehouse,
-                    sort_by=("_file", "_row"), sources=sources)
+    _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
+               quality=quality_day(silver, ctx.attrs, findings), audit=audit,
+               sources=ctx.sources, sort=len(blocks) > 1)
     write_json(warehouse.state / "vee" / f"{day}.json", asdict(counts))
     return counts
+
+
+def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, warehouse: Warehouse, *,
+               delivered: bool, settings: Settings,
+               ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+    """Validate and estimate one block in place; its quarantine rows and findings."""
+    ctx = _context(block, day.attrs)
+    before = block.quality == MISSING
+    quarantine, findings = [], []
+    for rule, reason in (
+        ("absurd_value", f"absurd value: above {settings.absurd_kwh_per_kw} × contracted_kw "
+                         "× hours"),
+        ("spike", "spike: far above the meter's own readings of the day"),
+    ):
+        flagged = (rules.absurd(block, ctx.contracted_kw, settings=settings)
+                   if rule == "absurd_value" else rules.spikes(block, settings=settings))
+        rows, found = _reject(block, flagged, rule, lineage, reason)
+        quarantine.append(rows)
+        findings.append(found)
+    estimate.linear(block, max_gap_minutes=settings.max_interpolation_gap_minutes)
+    if (block.quality == MISSING).any():
+        need = block.meter_ids.filter(pl.Series((block.quality == MISSING).any(axis=1)))
+        profile, profile_sources = like_day_profile(warehouse, day.day, need,
+                                                    settings=settings)
+        day.sources.update(profile_sources)
+        estimate.like_day(block, _profile_matrix(block, profile),
+                          _align(block, day.registers, "register_delta_kwh"))
+    findings += _flags(block, ctx, day.periods, before, day.history, delivered=delivered,
+                       settings=settings)
+    return quarantine, findings
+
+
+def _partial_day_finding(silver: pl.DataFrame, day: str) -> pl.DataFrame:
+    """One finding for a day whose own delivery has not arrived."""
+    delivered = silver.filter(pl.col("quality") != "missing")
+    return pl.DataFrame({
+        "level": "province", "node_id": "", "rule": "day_not_delivered",
+        "first_interval_end": silver["interval_end"].min(),
+        "last_interval_end": silver["interval_end"].max(),
+        "n_intervals": silver.height, "action": "left missing",
+        "evidence": f"{day}: only {delivered.height} interval(s) of "
+                    f"{delivered['meter_id'].n_unique()} meter(s) delivered (spill-over from "
+                    "other days); the day's own delivery has not arrived",
+    }).cast(rules.FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _write_day(warehouse: Warehouse, day: str, *, silver: pl.DataFrame,
+               quarantine: pl.DataFrame, findings: pl.DataFrame, quality: pl.DataFrame,
+               audit: pl.DataFrame, sources: dict[str, str], sort: bool) -> None:
+    """Write the day's silver partitions; readings last, as its catalog says "done"."""
+    partition = {"date": day}
+    write_partition(quarantine, "quarantine", partition, warehouse=warehouse,
+                    sort_by=("_file", "_row"), sources=sources)
+    write_partition(findings, "findings", partition, warehouse=warehouse, sources=sources)
+    write_partition(quality, "quality_day", partition, warehouse=warehouse,
+                    sort_by=("level", "node_id"), sources=sources)
+    write_partition(audit, "edit_log", partition, warehouse=warehouse, sources=sources)
+    write_partition(silver, "readings", partition, warehouse=warehouse,
+                    sort_by=("meter_id", "interval_end") if sort else (),
+                    sources=sources, time_column="interval_end")
+
+
+def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarray,
+           history: History, *, delivered: bool, settings: Settings) -> list[pl.DataFrame]:
+    """Flags kept on measured values and findings about the block's gaps."""
+    parts = []
+    flat = rules.flat_lines(block, settings=settings)
+    _flag(block, flat, "flat_line")
+    parts.append(rules.from_runs(block, flat, "flat_line", "flagged", pl.format(
+        "{} kWh repeated for {} intervals", pl.col("value").round(3), "length")))
+    zero = rules.zero_runs(block, ctx.zero_eligible, settings=settings)
+    _flag(block, zero, "zero_run")
+    parts.append(rules.from_runs(block, zero, "zero_run", "flagged", pl.format(
+        "zero for {} intervals (kept: a bypassed meter is not repaired)", "length")))
+    unknown = np.broadcast_to(~ctx.known[:, None], block.quality.shape)
+    _flag(block, unknown, "unknown_meter")
+    rows = np.flatnonzero(~ctx.known)
+    parts.append(rules.meter_days(block, rows, "unknown_meter", "flagged", pl.Series(
+        ["readings of a meter the customer system does not list: add it to CMIS"] * len(rows),
+        dtype=pl.String)))
+    outside = _validity_mask(block, periods) & ctx.known[:, None]
+    _flag(block, outside, "outside_active_period")
+    parts.append(rules.from_runs(block, outside & (block.quality == MEASURED),
+                                 "outside_active_period", "flagged"))
+    parts.append(rules.reverse_energy(block, ctx.has_solar, ctx.known))
+    # gaps: whole days first, then runs within a day
+    whole = before.all(axis=1) & ctx.expected & delivered
+    reported_before = history.meter_days.filter(pl.col("n_measured") > 0)["meter_id"].unique()
+    seen = block.meter_ids.is_in(reported_before.implode()).to_numpy()
+    never = whole & ~seen & (history.meter_days.height > 0)
+    for rows_, rule, text in ((np.flatnonzero(never), "never_reporting",
+                               "listed in the customer system but has not reported on any "
+                               "day of the history: check the meter's communication"),
+                              (np.flatnonzero(whole & ~never), "no_readings_day",
+                               "nothing delivered for the whole day")):
+        parts.append(rules.meter_days(block, rows_, rule, "left missing" if rule else "",
+                                      pl.Series([text] * len(rows_), dtype=pl.String)))
+    gaps = before & ~whole[:, None] & (block.rule != RULE["absurd_value"]) \
+        & (block.rule != RULE["spike"])
+    for state, action in ((ESTIMATED, "estimated"), (MISSING, "left missing")):
+        parts.append(rules.from_runs(block, gaps & (block.quality == state),
+                                     "missing_interval", action,
+                                     pl.format("{} interval(s) not delivered", "length")))
+    return parts
+
+
+def _day_findings(silver: pl.DataFrame, day: _Day, *,
+                  settings: Settings) -> list[pl.DataFrame]:
+    """Meter-day and transformer-day findings over the finished silver day."""
+    per_meter = silver.group_by("meter_id").agg(
+        pl.col("kwh_import").sum().alias("kwh"),
+        pl.col("interval_end").min().alias("first_interval_end"),
+        pl.col("interval_end").max().alias("last_interval_end"),
+        pl.len().cast(pl.Int32).alias("n_intervals"),
+        (pl.col("quality") == "missing").sum().alias("_missing"),
+        (pl.col("quality") == "measured").sum().alias("_measured"),
+        pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
+        .alias("kwh_per_interval"),
+    ).join(day.attrs.select("meter_id", "meter_role", "customer_group", "contracted_kw",
+                            "transformer_id"), on="meter_id", how="left")
+    complete = per_meter.filter(pl.col("_missing") == 0)
+    parts = [
+        rules.register_mismatch(complete.join(day.registers, on="meter_id"), settings=settings),
+        rules.group_range(complete.filter((pl.col("meter_role") == "customer")
+                                          & (pl.col("_measured") == pl.col("n_intervals"))),
+                          settings=settings),
+        rules.multiplier_jumps(
+            per_meter.filter(pl.col("_measured") >= 0.9 * pl.col("n_intervals")),
+            day.history.meter_days.filter(pl.col("n_measured") > 0), settings=settings),
+        rules.clock_events(day.events.filter(pl.col("event_code").is_in(CLOCK_CODES)),
+                           timedelta(minutes=settings.interval_minutes)),
+        _transformer_zero_days(per_meter, day.events, day.meters),
+    ]
+    return parts
+
+
+def _transformer_zero_days(per_meter: pl.DataFrame, events: pl.DataFrame,
+                           meters: pl.DataFrame) -> pl.DataFrame:
+    """Transformers whose customers all read zero all day: outage or data fault."""
+    by_tx = per_meter.filter(pl.col("transformer_id").is_not_null()).group_by(
+        "transformer_id").agg(
+        pl.col("kwh").filter(pl.col("meter_role") == "customer").sum().alias("_customers"),
+        (pl.col("meter_role") == "customer").sum().alias("_n"),
+        pl.col("kwh").filter(pl.col("meter_role") == "transformer_total").sum().alias("_total"),
+        pl.col("first_interval_end").min(), pl.col("last_interval_end").max(),
+        pl.col("n_intervals").max(),
+    ).filter((pl.col("_n") > 0) & (pl.col("_customers") == 0))
+    if by_tx.height == 0:
+        return rules.empty_findings()
+    off = events.filter(pl.col("event_code").is_in(OUTAGE_CODES)).join(
+        meters.select("meter_id", "transformer_id"), on="meter_id")["transformer_id"].unique()
+    outage = (pl.col("_total") <= 0.01) | pl.col("transformer_id").is_in(off.implode())
+    return by_tx.select(
+        pl.lit("transformer").alias("level"), pl.col("transformer_id").alias("node_id"),
+        pl.when(outage).then(pl.lit("transformer_outage"))
+        .otherwise(pl.lit("transformer_data_fault")).alias("rule"),
+        "first_interval_end", "last_interval_end", "n_intervals",
+        pl.lit("flagged").alias("action"),
+        pl.when(outage).then(pl.format("{} customer meters at zero, total meter {} kWh: a "
+                                       "supply outage", "_n", pl.col("_total").round(2)))
+        .otherwise(pl.format("{} customer meters at zero while the total meter delivered {} "
+                             "kWh: a data or communication fault", "_n",
+                             pl.col("_total").round(2))).alias("evidence"),
+    ).cast(rules.FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def quality_day(silver: pl.DataFrame, attrs: pl.DataFrame,
+                findings: pl.DataFrame) -> pl.DataFrame:
+    """Completeness and estimated share per meter and per transformer for the day."""
+    counts = findings.filter(pl.col("level") == "meter").group_by("node_id").agg(
+        pl.len().cast(pl.Int64).alias("n_findings"))
+    meter = silver.group_by("meter_id").agg(
+        pl.len().cast(pl.Int64).alias("n_intervals"),
+        *[(pl.col("quality") == q).sum().cast(pl.Int64).alias(f"n_{q}")
+          for q in ("measured", "estimated", "edited", "missing")],
+        pl.col("kwh_import").sum().alias("kwh_import"),
+        pl.col("kwh_import").filter(pl.col("quality") == "measured").sum().alias("kwh_measured"),
+        pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
+        .alias("kwh_per_interval"),
+    ).rename({"meter_id": "node_id"}).join(counts, on="node_id", how="left").with_columns(
+        pl.col("n_findings").fill_null(0))
+    sums = ["n_intervals", "n_measured", "n_estimated", "n_edited", "n_missing", "kwh_import",
+            "kwh_measured", "n_findings"]
+    transformer = meter.join(attrs.select(pl.col("meter_id").alias("node_id"),
+                                          "transformer_id"), on="node_id").filter(
+        pl.col("transformer_id").is_not_null()).group_by("transformer_id").agg(
+        *[pl.col(c).sum() for c in sums]).rename({"transformer_id": "node_id"}).with_columns(
+        (pl.col("kwh_measured") / pl.col("n_measured")).alias("kwh_per_interval"))
+    both = pl.concat([meter.with_columns(pl.lit("meter").alias("level")),
+                      transformer.with_columns(pl.lit("transformer").alias("level"))],
+                     how="diagonal_relaxed")
+    return both.with_columns(
+        ((pl.col("n_measured") + pl.col("n_edited")) / pl.col("n_intervals"))
+        .alias("completeness"),
+        (pl.col("n_estimated") / pl.col("n_intervals")).alias("estimated_share"),
+    ).select(list(QUALITY_DAY_SCHEMA)).cast(QUALITY_DAY_SCHEMA)  # type: ignore[arg-type]
+
+
+# --- which days, in which order ---------------------------------------------------------
+
+def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings) -> dict[str, str]:
+    """What a day's silver was built from, as it stands now (compared with the catalog)."""
+    manifest = read_manifest(warehouse)
+    start, _ = day_bounds(day, settings)
+    sources = {**current_files(manifest, "readings", day),
+               **register_sources(manifest, start, day), **event_sources(manifest, day),
+               **History.read(warehouse, day).sources}
+    meta = read_meta(warehouse.partition_dir("meters"))
+    sources["meters"] = meta.checksum if meta else ""
+    sources["edits"] = edit_sources(day, settings=settings)
+    return sources
+
+
+def _stale(warehouse: Warehouse, day: str, *, settings: Settings) -> bool:
+    meta = read_meta(warehouse.partition_dir("readings", {"date": day}))
+    if meta is None:
+        return True
+    now = readings_sources(warehouse, day, settings=settings)
+    # like-day readings used by the build must still be what they were
+    used = {k: v for k, v in meta.sources.items() if k.startswith("readings:")}
+    for key, checksum in used.items():
+        other = read_meta(warehouse.partition_dir("readings", {"date": key.split(":", 1)[1]}))
+        if other is None or other.checksum != checksum:
+            return True
+    return {k: v for k, v in meta.sources.items() if not k.startswith("readings:")} != now
+
+
+def delivered_days(warehouse: Warehouse) -> list[str]:
+    """Local days any current readings delivery touches, ascending."""
+    manifest = read_manifest(warehouse)
+    return sorted({d for e in manifest.values() if e["kind"] == "readings"
+                   and e.get("status", "loaded") == "loaded" for d in e["dates"]})
+
+
+def pending_days(*, settings: Settings) -> list[str]:
+    """Days whose silver is absent or older than what it depends on, ascending."""
+    warehouse = Warehouse.at(settings.warehouse)
+    return [d for d in delivered_days(warehouse) if _stale(warehouse, d, settings=settings)]
+
+
+def vee_pending(*, settings: Settings,
+                on_day: Callable[[str], object] | None = None) -> list[VeeCounts]:
+    """Build every stale day in date order (a rebuilt day may make later days stale)."""
+    warehouse = Warehouse.at(settings.warehouse)
+    done = []
+    for day in delivered_days(warehouse):
+        if _stale(warehouse, day, settings=settings):
+            done.append(vee_day(day, settings=settings))
+            if on_day is not None:
+                on_day(day)
+    return done
 
 
 def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
@@ -306,7 +749,7 @@ def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
     warehouse = Warehouse.at(settings.warehouse)
     totals: dict[str, int] = {}
     for day in days:
-        path = warehouse.state / "vee" / f"{day}.json"
+        path: Path = warehouse.state / "vee" / f"{day}.json"
         if not path.exists():
             continue
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -315,3 +758,4 @@ def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
             if key != "date":
                 totals[key] = totals.get(key, 0) + int(value)
     return totals
+

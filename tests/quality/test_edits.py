@@ -16,12 +16,10 @@ from polars.testing import assert_frame_equal
 from ami.errors import InputError, NoDataError
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
-from quality import vee
 from quality.edits import (
     EDIT_LOG_SCHEMA,
     EDITS_SCHEMA,
     GRID_MINUTES,
-    _day_bounds,
     apply_edits,
     edit_sources,
     edits_for_day,
@@ -373,12 +371,6 @@ def test_edit_sources_change_only_for_the_touched_day(silver: pl.DataFrame,
     two = {day: edit_sources(day, settings=settings) for day in days}
     assert two["2026-10-01"] not in ("", one["2026-10-01"])
     assert two["2026-10-02"] == one["2026-10-02"]
-
-
-@pytest.mark.parametrize("day", ["2026-10-01", "2026-01-01", "2024-02-29"])
-def test_day_bounds_agree_with_vee(settings: Settings, day: str) -> None:
-    assert _day_bounds(day, settings) == vee.day_bounds(day, settings)
-    assert math.gcd(*vee.VALID_INTERVALS) == GRID_MINUTES
 
 
 # --- invariants -----------------------------------------------------------------------

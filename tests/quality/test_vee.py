@@ -70,7 +70,7 @@ def test_grid_is_complete(silver: pl.DataFrame) -> None:
     [
         pytest.param("PC1", 10, "estimated", "linear_interpolation", 0.5, id="short-gap"),
         pytest.param("PC1", 22, "missing", "no_reading", None, id="long-gap-not-invented"),
-        pytest.param("PC2", 30, "measured", None, 0.0, id="bypass-zero-stays-zero"),
+        pytest.param("PC2", 30, "measured", "zero_run", 0.0, id="bypass-zero-stays-zero"),
         pytest.param("PC3", 6, "measured", None, 0.3, id="conflict-keeps-first"),
         pytest.param("PC3", 8, "estimated", "linear_interpolation", 0.3, id="absurd-rejected"),
     ],

@@ -1,0 +1,270 @@
+"""Validation rules of VEE: each returns the cells or meter-days it flags, as findings.
+
+Checks return findings; the caller (``quality.vee``) decides what a finding does to a
+value: rejected values are removed and estimated, flagged values are kept with the rule
+named in silver ``rule``. A finding is one run of cells (or one meter-day, or one
+transformer-day) with the rule, the action taken and the evidence in numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from ami.settings import Settings
+from quality.grid import MEASURED, Block, run_lengths, runs
+
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "level": pl.String(),                 # meter | transformer
+    "node_id": pl.String(),               # meter id or transformer id
+    "rule": pl.String(),
+    "first_interval_end": pl.Datetime("us", "UTC"),
+    "last_interval_end": pl.Datetime("us", "UTC"),
+    "n_intervals": pl.Int32(),
+    "action": pl.String(),                # rejected | flagged | quarantined | dropped | ...
+    "evidence": pl.String(),
+}
+
+#: Rules with their meaning, for the evaluation and the docs (rule → what it finds).
+RULE_TEXT = {
+    "missing_interval": "intervals the head-end did not deliver",
+    "no_readings_day": "a meter expected that day delivered nothing",
+    "never_reporting": "a meter listed in the customer system has never reported",
+    "duplicate_equal": "the same interval delivered twice with the same value",
+    "duplicate_conflicting": "the same interval delivered twice with different values",
+    "negative_value": "a negative interval energy",
+    "off_grid_timestamp": "an interval end off the meter's interval grid",
+    "future_timestamp": "an interval end in the future",
+    "unparsable": "a value or instant that cannot be read",
+    "absurd_value": "energy far above what the contracted capacity allows",
+    "spike": "energy far above the meter's own recent readings",
+    "flat_line": "the same non-zero value for many intervals (stuck meter)",
+    "zero_run": "zero energy for hours on a meter that normally consumes",
+    "reverse_energy": "exported energy on a meter without solar",
+    "unknown_meter": "readings of a meter the customer system does not list",
+    "outside_active_period": "readings outside the meter's validity period",
+    "register_mismatch": "the day's interval sum disagrees with the register delta",
+    "clock_adjusted": "the meter reported a clock adjustment",
+    "multiplier_jump": "daily energy suddenly a multiple of its history (CT ratio)",
+    "group_high": "daily energy far above the customer group's usual range",
+    "group_low": "daily energy far below the customer group's usual range",
+    "transformer_outage": "every meter of a transformer at zero, total meter too (outage)",
+    "transformer_data_fault": "every customer of a transformer at zero but energy delivered",
+}
+
+
+def empty_findings() -> pl.DataFrame:
+    """A findings frame with no rows."""
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+def from_runs(block: Block, mask: np.ndarray, rule: str, action: str,
+              evidence: pl.Expr | None = None) -> pl.DataFrame:
+    """One finding per run of flagged cells of a meter.
+
+    ``evidence`` may use the columns ``value`` (the run's first value), ``median``,
+    ``mad`` (the meter's day statistics) and ``length``.
+    """
+    rows, first, length = runs(mask)
+    if len(rows) == 0:
+        return empty_findings()
+    ends = block.ends()
+    stats = _day_stats(block)
+    frame = pl.DataFrame({
+        "node_id": block.meter_ids.gather(pl.Series(rows)),
+        "first_interval_end": ends.gather(pl.Series(first)),
+        "last_interval_end": ends.gather(pl.Series(first + length - 1)),
+        "n_intervals": pl.Series(length.astype(np.int32)),
+        "value": block.kwh_import[rows, first],
+        "median": stats[0][rows], "mad": stats[1][rows], "length": length,
+    })
+    return frame.select(
+        pl.lit("meter").alias("level"), "node_id", pl.lit(rule).alias("rule"),
+        "first_interval_end", "last_interval_end", "n_intervals",
+        pl.lit(action).alias("action"),
+        (evidence if evidence is not None else pl.lit(RULE_TEXT.get(rule, rule)))
+        .alias("evidence"),
+    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def meter_days(block: Block, rows: np.ndarray, rule: str, action: str,
+               evidence: pl.Series) -> pl.DataFrame:
+    """One finding per listed block row covering the whole day."""
+    if len(rows) == 0:
+        return empty_findings()
+    ends = block.ends()
+    return pl.DataFrame({
+        "level": "meter", "node_id": block.meter_ids.gather(pl.Series(rows)), "rule": rule,
+        "first_interval_end": ends[0], "last_interval_end": ends[-1],
+        "n_intervals": block.per_day, "action": action, "evidence": evidence,
+    }).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _day_stats(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD of each meter's measured import this day [kWh]."""
+    values = np.where(block.quality == MEASURED, block.kwh_import, np.nan)
+    with np.errstate(all="ignore"):
+        values[np.asarray(np.isnan(values).all(axis=1))] = 0.0
+        median = np.nanmedian(values, axis=1)
+        mad = np.nanmedian(np.abs(values - median[:, None]), axis=1)
+    return median, mad
+
+
+def spikes(block: Block, *, settings: Settings) -> np.ndarray:
+    """Measured values far above the meter's own readings of the day (robust statistic).
+
+    A value is a spike when it exceeds median + k·1.4826·MAD of the meter's measured
+    values of the day (k = ``spike_factor``), ``spike_p90_factor`` times the day's 90th
+    percentile, and a floor of ``spike_floor_kwh_per_hour`` (so that a near-idle meter's
+    ordinary switching is not called a spike).
+    """
+    median, mad = _day_stats(block)
+    values = np.where(block.quality == MEASURED, block.kwh_import, np.nan)
+    with np.errstate(all="ignore"):
+        silent = np.asarray(np.isnan(values).all(axis=1))
+        p90 = np.nanpercentile(np.where(silent[:, None], 0.0, values), 90, axis=1)
+    floor = settings.spike_floor_kwh_per_hour * block.minutes / 60
+    k = settings.spike_factor
+    limit = np.maximum.reduce([median + k * 1.4826 * mad, settings.spike_p90_factor * p90,
+                               np.full_like(p90, floor)])
+    with np.errstate(invalid="ignore"):
+        return (block.quality == MEASURED) & (block.kwh_import > limit[:, None])
+
+
+def flat_lines(block: Block, *, settings: Settings) -> np.ndarray:
+    """Runs of the same non-zero measured value at least ``flat_line_intervals`` long."""
+    values = block.kwh_import
+    measured = block.quality == MEASURED
+    same = np.zeros(values.shape, dtype=bool)
+    same[:, 1:] = measured[:, 1:] & measured[:, :-1] & (values[:, 1:] == values[:, :-1])
+    same[:, :-1] |= same[:, 1:]  # a run's first cell equals its successor
+    flat = same & (values != 0)
+    return flat & (run_lengths(flat) >= settings.flat_line_intervals)
+
+
+def zero_runs(block: Block, eligible: np.ndarray, *, settings: Settings) -> np.ndarray:
+    """Runs of measured zeros lasting ``zero_run_minutes`` or more on eligible meters.
+
+    Eligible meters are those where zeros are not normal (no rooftop solar, not street
+    lighting). The values are kept: a bypassed meter reading zero stays zero.
+    """
+    zero = (block.quality == MEASURED) & (block.kwh_import == 0) & eligible[:, None]
+    need = max(1, settings.zero_run_minutes // block.minutes)
+    return zero & (run_lengths(zero) >= need)
+
+
+def absurd(block: Block, contracted_kw: np.ndarray, *, settings: Settings) -> np.ndarray:
+    """Measured values above ``absurd_kwh_per_kw`` × contracted capacity × hours."""
+    limit = contracted_kw * settings.absurd_kwh_per_kw * block.minutes / 60
+    with np.errstate(invalid="ignore"):
+        return (block.quality == MEASURED) & (block.kwh_import > limit[:, None])
+
+
+def reverse_energy(block: Block, has_solar: np.ndarray, expected: np.ndarray) -> pl.DataFrame:
+    """Meter-days with exported energy on a customer meter without rooftop solar."""
+    export = np.where(block.quality == MEASURED, block.kwh_export, np.nan)
+    with np.errstate(all="ignore"):
+        total = np.nansum(export, axis=1)
+    rows = np.flatnonzero((total > 0.01) & ~has_solar & expected)
+    evidence = pl.Series([f"export {v:.2f} kWh in the day, no solar listed"
+                          for v in total[rows]], dtype=pl.String)
+    return meter_days(block, rows, "reverse_energy", "flagged", evidence)
+
+
+def group_range(day_kwh: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
+    """Meter-days far outside their customer group's range that day (robust, log scale).
+
+    ``day_kwh``: meter_id, customer_group, contracted_kw, kwh (complete measured days).
+    The energy per contracted kW is compared on a log scale with the group's median and
+    MAD: more than ``group_range_z`` robust deviations above is ``group_high``, below is
+    ``group_low``.
+    """
+    scored = day_kwh.filter(pl.col("contracted_kw") > 0).with_columns(
+        (pl.col("kwh") / pl.col("contracted_kw") + 0.01).log().alias("_x")
+    ).with_columns(
+        pl.col("_x").median().over("customer_group").alias("_m"),
+    ).with_columns(
+        ((pl.col("_x") - pl.col("_m")).abs().median().over("customer_group") * 1.4826)
+        .clip(lower_bound=0.05).alias("_s"),
+        pl.len().over("customer_group").alias("_n"),
+    ).with_columns(((pl.col("_x") - pl.col("_m")) / pl.col("_s")).alias("_z")).filter(
+        (pl.col("_n") >= settings.group_range_min_meters)
+        & (pl.col("_z").abs() > settings.group_range_z)
+    )
+    return scored.select(
+        pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
+        pl.when(pl.col("_z") > 0).then(pl.lit("group_high")).otherwise(pl.lit("group_low"))
+        .alias("rule"),
+        "first_interval_end", "last_interval_end", "n_intervals",
+        pl.lit("flagged").alias("action"),
+        pl.format("{} kWh/kW in the day; group {} median {} kWh/kW (z = {})",
+                  (pl.col("kwh") / pl.col("contracted_kw")).round(3), "customer_group",
+                  (pl.col("_m").exp() - 0.01).round(3), pl.col("_z").round(1))
+        .alias("evidence"),
+    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def multiplier_jumps(today: pl.DataFrame, history: pl.DataFrame, *,
+                     settings: Settings) -> pl.DataFrame:
+    """Meter-days whose energy per measured interval is a multiple of the meter's history.
+
+    ``today``: meter_id, kwh_per_interval, first/last_interval_end, n_intervals;
+    ``history``: meter_id, kwh_per_interval over earlier days (one row per day). A CT or
+    multiplier change makes every interval ×k at once: the ratio to the median of the
+    earlier days is at least ``multiplier_min_ratio``.
+    """
+    if history.height == 0:
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    usual = history.group_by("meter_id").agg(
+        pl.col("kwh_per_interval").median().alias("_usual"), pl.len().alias("_days"))
+    jumped = today.join(usual, on="meter_id").with_columns(
+        (pl.col("kwh_per_interval") / pl.col("_usual")).alias("_ratio")
+    ).filter(
+        (pl.col("_days") >= settings.multiplier_min_history_days)
+        & (pl.col("_usual") > 0.005)
+        & (pl.col("_ratio") >= settings.multiplier_min_ratio)
+    )
+    return jumped.select(
+        pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
+        pl.lit("multiplier_jump").alias("rule"), "first_interval_end", "last_interval_end",
+        "n_intervals", pl.lit("flagged").alias("action"),
+        pl.format("{} kWh per interval against {} over the {} days before (×{}): check the "
+                  "CT ratio / multiplier", pl.col("kwh_per_interval").round(3),
+                  pl.col("_usual").round(3), "_days", pl.col("_ratio").round(1))
+        .alias("evidence"),
+    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def register_mismatch(sums: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
+    """Meter-days whose interval sum disagrees with the register delta.
+
+    ``sums``: meter_id, kwh (Σ of the day's silver import, complete days only),
+    register_delta_kwh, first/last_interval_end, n_intervals.
+    """
+    tolerance = pl.max_horizontal(
+        pl.lit(settings.register_tolerance_kwh),
+        pl.col("register_delta_kwh").abs() * settings.register_tolerance_share)
+    bad = sums.filter((pl.col("kwh") - pl.col("register_delta_kwh")).abs() > tolerance)
+    return bad.select(
+        pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
+        pl.lit("register_mismatch").alias("rule"), "first_interval_end", "last_interval_end",
+        "n_intervals", pl.lit("flagged").alias("action"),
+        pl.format("intervals sum to {} kWh, the register advanced {} kWh",
+                  pl.col("kwh").round(3), pl.col("register_delta_kwh").round(3))
+        .alias("evidence"),
+    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+
+
+def clock_events(events: pl.DataFrame, step: timedelta) -> pl.DataFrame:
+    """A finding per clock-adjust event (meter_id, event_at, event_code)."""
+    return events.select(
+        pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
+        pl.lit("clock_adjusted").alias("rule"),
+        pl.col("event_at").alias("first_interval_end"),
+        (pl.col("event_at") + step).alias("last_interval_end"),
+        pl.lit(0).alias("n_intervals"), pl.lit("flagged").alias("action"),
+        pl.format("event {} at {}: intervals around it may be shifted", "event_code",
+                  pl.col("event_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).alias("evidence"),
+    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
