@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -57,14 +58,51 @@ class Settings(BaseSettings):
         120, description="Gaps up to this length are linearly interpolated [min]."
     )
     spike_factor: float = Field(
-        10.0, description="A value above this many robust deviations of the meter's own "
-        "history (median + k*MAD, floor 1 kWh) is a spike [-]."
+        10.0, description="A value above median + k·1.4826·MAD of the meter's own day is a "
+        "spike candidate [-]."
+    )
+    spike_p90_factor: float = Field(
+        3.0, description="A spike is also above this many times the day's 90th percentile [-]."
+    )
+    spike_floor_kwh_per_hour: float = Field(
+        2.0, description="Values below this energy rate are never spikes [kWh/h]."
+    )
+    zero_run_minutes: int = Field(
+        240, description="Zeros lasting this long on a meter without solar are flagged [min]."
+    )
+    group_range_z: float = Field(
+        6.0, description="Daily kWh/kW this many robust deviations (log scale) from the "
+        "customer group's median is out of range [-]."
+    )
+    group_range_min_meters: int = Field(
+        30, description="Groups smaller than this are not ranged [meters]."
+    )
+    multiplier_min_ratio: float = Field(
+        1.8, description="Energy per interval this many times the meter's recent median "
+        "is a multiplier / CT-ratio jump [-]."
+    )
+    multiplier_min_history_days: int = Field(
+        3, description="Days of history needed before a multiplier jump is judged [d]."
+    )
+    register_tolerance_kwh: float = Field(
+        0.5, description="Interval sum vs register delta: absolute tolerance [kWh]."
+    )
+    register_tolerance_share: float = Field(
+        0.02, description="Interval sum vs register delta: relative tolerance [0-1]."
+    )
+    like_day_weeks: int = Field(
+        4, description="Same-weekday days of this many past weeks form the like-day "
+        "profile [weeks]."
     )
     absurd_kwh_per_kw: float = Field(
         2.0, description="Interval energy above this × contracted_kw × hours is absurd [-]."
     )
     flat_line_intervals: int = Field(
         24, description="This many equal non-zero consecutive values is a flat line [intervals]."
+    )
+    day_delivered_share: float = Field(
+        0.5, description="A day counts as delivered (and every expected meter without data "
+        "is a finding) once this share of its intervals has arrived [0-1]."
     )
     completeness_threshold: float = Field(
         0.95, description="Balances with a lower measured share are unreliable [0-1]."
@@ -73,6 +111,16 @@ class Settings(BaseSettings):
     # --- anomaly scoring -------------------------------------------------------------
     anomaly_recent_days: int = Field(14, description="Recent window compared to history [d].")
     anomaly_top_n: int = Field(10, description="Meters shown in the demo summary.")
+
+    # --- Great Expectations gates at the layer boundaries -----------------------------
+    gx_silver_gate: Literal["block", "warn"] = Field(
+        "block", description="Silver readings gate: a failing error-level expectation "
+        "blocks the day (raises QualityGateError, gold is not built) or only warns."
+    )
+    gx_gold_gate: Literal["block", "warn"] = Field(
+        "block", description="Gold meter-day gate: a failing error-level expectation "
+        "blocks the day (raises QualityGateError) or only warns."
+    )
 
     @field_validator("timezone")
     @classmethod
