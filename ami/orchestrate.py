@@ -108,10 +108,8 @@ def run_dags(
 def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None,
                      cmis_url: str | None = None, api_url: str | None = None) -> IngestResult:
     """The ingest → VEE → gold chain in this process, the same calls the DAGs make."""
-    from models.balances import build_day, build_month, months_of, pending_gold_days
     from pipelines.ingest import ingest_landing
     from quality.meters import build_meters
-    from quality.vee import pending_days, vee_pending
 
     result = ingest_landing(landing, settings=settings)
     if cmis_url or settings.cmis_url:
@@ -124,11 +122,24 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
         ingest_api(api_url or str(settings.hes_api_url), api_token(), settings=settings,
                    pages_per_load=20)
     build_meters(settings=settings)
+    rebuild(settings=settings, progress=progress)
+    return result
+
+
+def rebuild(*, settings: Settings, progress: Progress | None = None) -> list[str]:
+    """Rebuild the silver days and gold balances that are stale; returns the silver days.
+
+    What ``ami_vee`` and ``ami_losses`` do after a load, for when silver's inputs change
+    without one (a manual edit, a corrected meter table).
+    """
+    from models.balances import build_day, build_month, months_of, pending_gold_days
+    from quality.vee import pending_days, vee_pending
+
     vee = progress.add_task("VEE (bronze → silver)", total=len(pending_days(settings=settings))) \
         if progress else None
-    vee_pending(settings=settings,
-                on_day=(lambda _day: progress.advance(vee)) if progress and vee is not None
-                else None)
+    built = vee_pending(settings=settings,
+                        on_day=(lambda _day: progress.advance(vee))
+                        if progress and vee is not None else None)
     days = pending_gold_days(settings=settings)
     gold = progress.add_task("Cân bằng ngày (silver → gold)", total=len(days)) \
         if progress else None
@@ -138,4 +149,4 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
             progress.advance(gold)
     for month in months_of(days):
         build_month(month, settings=settings)
-    return result
+    return [c.date for c in built]

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         "spike candidate [-]."
     )
     spike_p90_factor: float = Field(
-        3.0, description="A spike is also above this many times the day's 90th percentile [-]."
+        4.0, description="A spike is also above this many times the day's 90th percentile [-]."
     )
     spike_floor_kwh_per_hour: float = Field(
         2.0, description="Values below this energy rate are never spikes [kWh/h]."
@@ -78,11 +78,11 @@ class Settings(BaseSettings):
         30, description="Groups smaller than this are not ranged [meters]."
     )
     multiplier_min_ratio: float = Field(
-        1.8, description="Energy per interval this many times the meter's recent median "
+        1.6, description="Energy per interval this many times the meter's recent median "
         "is a multiplier / CT-ratio jump [-]."
     )
     multiplier_min_history_days: int = Field(
-        3, description="Days of history needed before a multiplier jump is judged [d]."
+        2, description="Days of history needed before a multiplier jump is judged [d]."
     )
     register_tolerance_kwh: float = Field(
         0.5, description="Interval sum vs register delta: absolute tolerance [kWh]."

@@ -43,6 +43,7 @@ def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
         pl.len().cast(pl.Int64).alias("n_intervals"),
         (pl.col("quality") == "measured").sum().cast(pl.Int64).alias("n_measured"),
         (pl.col("quality") == "estimated").sum().cast(pl.Int64).alias("n_estimated"),
+        (pl.col("quality") == "edited").sum().cast(pl.Int64).alias("n_edited"),
         (pl.col("quality") == "missing").sum().cast(pl.Int64).alias("n_missing"),
     ).with_columns(
         (pl.col("n_measured") / pl.col("n_intervals")).alias("measured_share")

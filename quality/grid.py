@@ -26,7 +26,8 @@ MEASURED, ESTIMATED, EDITED, MISSING = range(4)
 RULES = (
     None,
     # why a value is missing or was rejected
-    "no_reading", "negative_value", "absurd_value", "spike", "outside_active_period",
+    "no_reading", "negative_value", "off_grid_timestamp", "future_timestamp", "unparsable",
+    "absurd_value", "spike", "outside_active_period",
     # estimation methods
     "linear_interpolation", "like_day", "like_day_register",
     # flags on measured values (the value is kept)
@@ -142,6 +143,17 @@ def _cells(block: Block, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np
     flat = index * block.per_day + placed["_slot"].to_numpy()
     return (flat, placed["kwh_import"].to_numpy().astype(np.float64),
             placed["kwh_export"].fill_null(np.nan).to_numpy().astype(np.float64))
+
+
+def cells_of(block: Block, cells: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Block (row, column) of (meter_id, interval_end) pairs that fall on its grid."""
+    found = _cells(block, cells.with_columns(pl.lit(0.0).alias("kwh_import"),
+                                             pl.lit(None, pl.Float64).alias("kwh_export")))
+    if found is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    flat = found[0]
+    flat = flat[flat >= 0]
+    return flat // block.per_day, flat % block.per_day
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

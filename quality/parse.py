@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +21,18 @@ def instant(column: str) -> pl.Expr:
         pl.col(column).str.strip_chars()
         .str.to_datetime(INSTANT_FORMAT, time_zone="UTC", strict=False)
     )
+
+
+def parse_instant(text: str, name: str) -> datetime:
+    """An ISO 8601 instant with zone given by a person (command line), as UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ConfigError(f"{name} {text!r} is not an ISO 8601 instant with zone",
+                          fix="write e.g. 2026-10-01T17:30:00Z or 2026-10-02T00:30:00+07:00")
+    return value.astimezone(UTC)
 
 
 def number(column: str) -> pl.Expr:

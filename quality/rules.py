@@ -112,25 +112,33 @@ def _day_stats(block: Block) -> tuple[np.ndarray, np.ndarray]:
     return median, mad
 
 
-def spikes(block: Block, *, settings: Settings) -> np.ndarray:
+def spikes(block: Block, register_kwh: np.ndarray, *, settings: Settings) -> np.ndarray:
     """Measured values far above the meter's own readings of the day (robust statistic).
 
-    A value is a spike when it exceeds median + k·1.4826·MAD of the meter's measured
-    values of the day (k = ``spike_factor``), ``spike_p90_factor`` times the day's 90th
-    percentile, and a floor of ``spike_floor_kwh_per_hour`` (so that a near-idle meter's
-    ordinary switching is not called a spike).
+    A candidate exceeds median + k·1.4826·MAD of the meter's measured values of the day
+    (k = ``spike_factor``), ``spike_p90_factor`` times the day's 90th percentile, and a
+    floor of ``spike_floor_kwh_per_hour`` (a near-idle meter's ordinary switching is not a
+    spike). The register then decides, as an MDM's sum check does: when the day's
+    register delta is known (``register_kwh``, NaN = unknown) and the measured intervals
+    including the candidates do not exceed it, the energy was really consumed and the
+    candidates stay.
     """
     median, mad = _day_stats(block)
     values = np.where(block.quality == MEASURED, block.kwh_import, np.nan)
     with np.errstate(all="ignore"):
         silent = np.asarray(np.isnan(values).all(axis=1))
         p90 = np.nanpercentile(np.where(silent[:, None], 0.0, values), 90, axis=1)
+        measured_sum = np.nansum(values, axis=1)
     floor = settings.spike_floor_kwh_per_hour * block.minutes / 60
     k = settings.spike_factor
     limit = np.maximum.reduce([median + k * 1.4826 * mad, settings.spike_p90_factor * p90,
                                np.full_like(p90, floor)])
     with np.errstate(invalid="ignore"):
-        return (block.quality == MEASURED) & (block.kwh_import > limit[:, None])
+        candidate = (block.quality == MEASURED) & (block.kwh_import > limit[:, None])
+        tolerance = np.maximum(settings.register_tolerance_kwh,
+                               settings.register_tolerance_share * np.abs(register_kwh))
+        vouched = ~np.isnan(register_kwh) & (measured_sum <= register_kwh + tolerance)
+    return candidate & ~vouched[:, None]
 
 
 def flat_lines(block: Block, *, settings: Settings) -> np.ndarray:

@@ -26,6 +26,7 @@ in date order and rebuilds a day when any partition it was built from changed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ami.calendar import day_class
 from ami.errors import NoDataError
 from ami.settings import Settings
 from quality import estimate, rules
@@ -53,8 +55,10 @@ from quality.grid import (
     MEASURED,
     MISSING,
     RULE,
+    RULES,
     Block,
     build_blocks,
+    cells_of,
 )
 from quality.meters import meters_valid_on
 from quality.parse import instant, number, optional
@@ -85,11 +89,15 @@ QUALITY_DAY_SCHEMA: dict[str, pl.DataType] = {
     "n_measured": pl.Int64(), "n_estimated": pl.Int64(), "n_edited": pl.Int64(),
     "n_missing": pl.Int64(), "completeness": pl.Float64(), "estimated_share": pl.Float64(),
     "kwh_import": pl.Float64(), "kwh_measured": pl.Float64(), "kwh_per_interval": pl.Float64(),
-    "n_findings": pl.Int64(),
+    "n_findings": pl.Int64(), "rules": pl.String(),
 }
 
 VALID_INTERVALS = (5, 10, 15, 30, 60)
-HISTORY_DAYS = 7
+#: Quarantine rules that name an interval of the grid (their cell is not "missing").
+RULE_NAMES = [r for r in RULES if r in ("negative_value", "off_grid_timestamp",
+                                        "future_timestamp", "unparsable")]
+#: Days of ``quality_day`` history the rules look back on (two of each weekday).
+HISTORY_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -255,6 +263,17 @@ class History:
 
     meter_days: pl.DataFrame   # quality_day meter rows of earlier days: meter_id, date, …
     sources: dict[str, str]
+
+    def like(self, day: str) -> pl.DataFrame:
+        """History rows of days of the same class as ``day`` (working day, Saturday, off).
+
+        Only like days compare: an office's Monday against its holiday looks like a
+        multiplier jump. A first Saturday therefore has no history to be judged on.
+        """
+        wanted = day_class(dt.date.fromisoformat(day))
+        dates = [d for d in self.meter_days["date"].unique().to_list()
+                 if day_class(dt.date.fromisoformat(d)) == wanted]
+        return self.meter_days.filter(pl.col("date").is_in(dates))
 
     @classmethod
     def read(cls, warehouse: Warehouse, day: str) -> History:
@@ -461,9 +480,10 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     finding_parts = [quarantine_findings(quarantined), dup_findings]
     lineage = unique.select("meter_id", "interval_end", "kwh_import", "kwh_export", "_file",
                             "_row", "_dlt_load_id")
+    rejected_rows = _rejected_cells(quarantined, settings=settings)
     for block in blocks:
-        rows, found = _vee_block(block, ctx, lineage, warehouse, delivered=delivered,
-                                 settings=settings)
+        rows, found = _vee_block(block, ctx, lineage, rejected_rows, warehouse,
+                                 delivered=delivered, settings=settings)
         quarantine_parts += rows
         finding_parts += found
     silver = pl.concat([b.to_frame() for b in blocks]) if blocks else pl.DataFrame(
@@ -493,12 +513,29 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     return counts
 
 
-def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, warehouse: Warehouse, *,
-               delivered: bool, settings: Settings,
+def _rejected_cells(quarantined: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
+    """The intervals quarantined rows were meant for (meter_id, interval_end, rule)."""
+    step = f"{settings.interval_minutes}m"
+    return quarantined.filter(pl.col("rule").is_in(RULE_NAMES)).with_columns(
+        instant("interval_end").alias("_ts")).filter(pl.col("_ts").is_not_null()).select(
+        # a stamp a few minutes late names the interval end just before it
+        "meter_id", pl.col("_ts").dt.truncate(step).alias("interval_end"), "rule")
+
+
+def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl.DataFrame,
+               warehouse: Warehouse, *, delivered: bool, settings: Settings,
                ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     """Validate and estimate one block in place; its quarantine rows and findings."""
     ctx = _context(block, day.attrs)
     before = block.quality == MISSING
+    # intervals whose row was delivered but quarantined: not "missing", named by their rule
+    delivered_bad = np.zeros(before.shape, dtype=bool)
+    for (rule,), group in rejected_rows.group_by("rule"):
+        r, c = cells_of(block, group.select("meter_id", "interval_end"))
+        delivered_bad[r, c] = True
+        block.rule[r, c] = np.where(block.quality[r, c] == MISSING, RULE[str(rule)],
+                                    block.rule[r, c])
+    before &= ~delivered_bad
     quarantine, findings = [], []
     for rule, reason in (
         ("absurd_value", f"absurd value: above {settings.absurd_kwh_per_kw} × contracted_kw "
@@ -506,7 +543,9 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, warehouse: Wareho
         ("spike", "spike: far above the meter's own readings of the day"),
     ):
         flagged = (rules.absurd(block, ctx.contracted_kw, settings=settings)
-                   if rule == "absurd_value" else rules.spikes(block, settings=settings))
+                   if rule == "absurd_value" else rules.spikes(
+                       block, _align(block, day.registers, "register_delta_kwh"),
+                       settings=settings))
         rows, found = _reject(block, flagged, rule, lineage, reason)
         quarantine.append(rows)
         findings.append(found)
@@ -619,7 +658,11 @@ def _day_findings(silver: pl.DataFrame, day: _Day, *,
                           settings=settings),
         rules.multiplier_jumps(
             per_meter.filter(pl.col("_measured") >= 0.9 * pl.col("n_intervals")),
-            day.history.meter_days.filter(pl.col("n_measured") > 0), settings=settings),
+            # history of like days, without days already judged a jump
+            day.history.like(day.day).filter(
+                (pl.col("n_measured") > 0)
+                & ~pl.col("rules").str.contains("multiplier_jump", literal=True)),
+            settings=settings),
         rules.clock_events(day.events.filter(pl.col("event_code").is_in(CLOCK_CODES)),
                            timedelta(minutes=settings.interval_minutes)),
         _transformer_zero_days(per_meter, day.events, day.meters),
@@ -661,7 +704,8 @@ def quality_day(silver: pl.DataFrame, attrs: pl.DataFrame,
                 findings: pl.DataFrame) -> pl.DataFrame:
     """Completeness and estimated share per meter and per transformer for the day."""
     counts = findings.filter(pl.col("level") == "meter").group_by("node_id").agg(
-        pl.len().cast(pl.Int64).alias("n_findings"))
+        pl.len().cast(pl.Int64).alias("n_findings"),
+        pl.col("rule").unique().sort().str.join(",").alias("rules"))
     meter = silver.group_by("meter_id").agg(
         pl.len().cast(pl.Int64).alias("n_intervals"),
         *[(pl.col("quality") == q).sum().cast(pl.Int64).alias(f"n_{q}")
@@ -671,7 +715,7 @@ def quality_day(silver: pl.DataFrame, attrs: pl.DataFrame,
         pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
         .alias("kwh_per_interval"),
     ).rename({"meter_id": "node_id"}).join(counts, on="node_id", how="left").with_columns(
-        pl.col("n_findings").fill_null(0))
+        pl.col("n_findings").fill_null(0), pl.col("rules").fill_null(""))
     sums = ["n_intervals", "n_measured", "n_estimated", "n_edited", "n_missing", "kwh_import",
             "kwh_measured", "n_findings"]
     transformer = meter.join(attrs.select(pl.col("meter_id").alias("node_id"),

@@ -43,7 +43,10 @@ COOLING = (0.06, 0.05, 0.01, 0.06, 0.0)
 TX_SIZES_KVA = np.array([50, 75, 100, 160, 180, 250, 320, 400, 560, 630, 750, 1000])
 THEFT_KINDS = ("under_registration", "partial_bypass", "full_bypass", "flattened",
                "time_shifted")
-FAULT_KINDS = ("stuck", "gaps", "spikes", "duplicates", "clock_offset", "never_reporting")
+FAULT_KINDS = ("stuck", "gaps", "spikes", "duplicates", "clock_offset", "never_reporting",
+               "negative", "off_grid", "multiplier", "reverse_energy", "register_jump")
+#: Faults judged per interval; the others per meter-day (or, never_reporting, per meter).
+CELL_FAULTS = ("gaps", "spikes", "duplicates", "negative", "off_grid")
 FORMATS = ("csv", "csv.gz", "parquet")
 COMMUNES = ("Hoàng Văn Thụ", "Tam Thanh", "Đông Kinh", "Chi Lăng", "Vĩnh Trại", "Đồng Đăng",
             "Na Sầm", "Thất Khê", "Bình Gia", "Bắc Sơn", "Văn Quan", "Lộc Bình", "Đình Lập",
@@ -433,43 +436,103 @@ def _gap_mask(rng: np.random.Generator, per_day: int) -> np.ndarray:
     return present
 
 
-def _apply_faults(p: Province, spec: ProvinceSpec, d: int, reported: np.ndarray,
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int, float]],
-                             dict[int, int]]:
-    """Reported values after meter faults, plus which rows exist, extras and clock offsets.
+@dataclass
+class DayFaults:
+    """What the meter faults of one day did to the delivered data (and the truth of it)."""
 
-    Returns (reported, present mask, register basis, extra rows, clock offsets in minutes).
-    """
-    per_day = reported.shape[1]
-    present = np.ones_like(reported, dtype=bool)
-    register_basis = reported.copy()
-    extras: list[tuple[int, int, float]] = []
-    offsets: dict[int, int] = {}
+    reported: np.ndarray                  # values as delivered (NaN-free)
+    present: np.ndarray                   # which cells reach the head-end on the grid
+    register_basis: np.ndarray            # what the physical register counted
+    extras: list[tuple[int, int, float, int]]  # extra rows: meter, slot, value, minutes late
+    offsets: dict[int, int]               # meters whose clock runs ahead [min]
+    export: dict[int, np.ndarray]         # export reported by meters without solar
+    cells: list[tuple[int, int, str]]     # (meter, slot, kind) of cell faults
+    meter_days: list[tuple[int, str]]     # (meter, kind) of faults active this day
+
+
+def _apply_faults(p: Province, spec: ProvinceSpec, d: int, reported: np.ndarray) -> DayFaults:
+    """Reported values after the meter faults of day ``d``, with their truth."""
+    out = DayFaults(reported, np.ones_like(reported, dtype=bool), reported.copy(), [], {}, {},
+                    [], [])
     for i, f in p.fault.items():
         kind = str(f["kind"])
         if kind == "never_reporting":
-            present[i] = False
-            continue
-        if not int(f["onset"]) <= d <= int(f["end"]):
-            continue
-        rng = np.random.default_rng([int(f["seed"]), d])
-        if kind == "stuck":
-            value = float(max(reported[i, 0], 0.05))
-            reported[i] = value
-            register_basis[i] = value
-        elif kind == "gaps":
-            present[i] = _gap_mask(rng, per_day)
-        elif kind == "spikes":
-            for k in rng.choice(per_day, size=2, replace=False):
-                reported[i, k] = round(float(reported[i, k] + 0.05) * rng.uniform(20, 100), 3)
-        elif kind == "duplicates":
-            for k in rng.choice(per_day, size=6, replace=False):
-                conflicting = rng.random() < 0.2
-                extras.append((i, int(k), round(float(reported[i, k]) * 1.5 + 0.1, 3)
-                               if conflicting else float(reported[i, k])))
-        elif kind == "clock_offset":
-            offsets[i] = 60
-    return reported, present, register_basis, extras, offsets
+            out.present[i] = False
+        elif int(f["onset"]) <= d <= int(f["end"]):
+            out.meter_days.append((i, kind))
+            _FAULTS[kind](out, i, np.random.default_rng([int(f["seed"]), d]))
+    return out
+
+
+def _stuck(out: DayFaults, i: int, _rng: np.random.Generator) -> None:
+    value = float(max(out.reported[i, 0], 0.05))
+    out.reported[i] = value
+    out.register_basis[i] = value
+
+
+def _gaps(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    out.present[i] = _gap_mask(rng, out.reported.shape[1])
+    out.cells += [(i, int(k), "gaps") for k in np.flatnonzero(~out.present[i])]
+
+
+def _spikes(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    for k in rng.choice(out.reported.shape[1], size=2, replace=False):
+        out.reported[i, k] = round(float(out.reported[i, k] + 0.05) * rng.uniform(20, 100), 3)
+        out.cells.append((i, int(k), "spikes"))
+
+
+def _duplicates(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    for k in rng.choice(out.reported.shape[1], size=6, replace=False):
+        conflicting = rng.random() < 0.2
+        value = float(out.reported[i, k])
+        out.extras.append((i, int(k), round(value * 1.5 + 0.1, 3) if conflicting else value, 0))
+        out.cells.append((i, int(k), "duplicate_conflicting" if conflicting
+                          else "duplicate_equal"))
+
+
+def _clock_offset(out: DayFaults, i: int, _rng: np.random.Generator) -> None:
+    out.offsets[i] = 60
+
+
+def _negative(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    for k in rng.choice(out.reported.shape[1], size=2, replace=False):
+        out.reported[i, k] = -round(float(out.reported[i, k]) + 0.1, 3)
+        out.cells.append((i, int(k), "negative"))
+
+
+def _off_grid(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    for k in rng.choice(out.reported.shape[1], size=2, replace=False):
+        out.present[i, k] = False
+        out.extras.append((i, int(k), float(out.reported[i, k]), 7))
+        out.cells.append((i, int(k), "off_grid"))
+
+
+def _multiplier(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    """A wrong CT ratio in the head-end: every value ×k, the register too."""
+    out.reported[i] = np.round(out.reported[i] * float(rng.choice([2.0, 3.0, 5.0])), 3)
+    out.register_basis[i] = out.reported[i]
+
+
+def _reverse_energy(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    """Export reported by a meter without solar (a wiring or meter fault)."""
+    per_day = out.reported.shape[1]
+    export = np.zeros(per_day)
+    export[per_day // 3:per_day // 2] = np.round(
+        rng.uniform(0.05, 0.4, per_day // 2 - per_day // 3), 3)
+    out.export[i] = export
+
+
+def _register_jump(out: DayFaults, i: int, rng: np.random.Generator) -> None:
+    """The register skips ahead: energy the intervals do not show."""
+    out.register_basis[i, 0] += round(float(rng.uniform(5, 50)), 3)
+
+
+_FAULTS: dict[str, Callable[[DayFaults, int, np.random.Generator], None]] = {
+    "stuck": _stuck, "gaps": _gaps, "spikes": _spikes, "duplicates": _duplicates,
+    "clock_offset": _clock_offset, "negative": _negative, "off_grid": _off_grid,
+    "multiplier": _multiplier, "reverse_energy": _reverse_energy,
+    "register_jump": _register_jump,
+}
 
 
 def _write_frame(frame: pl.DataFrame, target: Path, file_format: str) -> None:
@@ -575,16 +638,18 @@ def generate_province(spec: ProvinceSpec, landing: Path, truth: Path,
     total_reg_import = np.round(rng0.uniform(1e5, 1e6, n_tx), 3)
     total_reg_export = np.zeros(n_tx)
     total_ids = np.array([f"TT-{t}" for t in p.tx_ids])
-    unclean_meter = set(p.fault)
     tx_days, rows_written = [], 0
+    fault_cells: list[tuple[str, datetime, str]] = []
+    fault_days: list[tuple[str, date, str]] = []
     for d, day in enumerate(days):
         res = simulate_day(p, spec, d, dr_windows)
         flows = transformer_intervals(p, res)
-        reported, present, basis, extras, offsets = _apply_faults(
-            p, spec, d, res.registered.copy())
+        faults = _apply_faults(p, spec, d, res.registered.copy())
+        basis, offsets = faults.register_basis, faults.offsets
         ends = [_utc(day, (k + 1) * step) for k in range(per_day)]
-        readings = _readings_frame(p, res, reported=reported, present=present, extras=extras,
-                                   offsets=offsets, ends=ends, flows=flows, total_ids=total_ids)
+        readings = _readings_frame(p, res, faults, ends=ends, flows=flows, total_ids=total_ids)
+        fault_cells += [(p.meter_id[i], ends[k], kind) for i, k, kind in faults.cells]
+        fault_days += [(p.meter_id[i], day, kind) for i, kind in faults.meter_days]
         rows_written += readings.height
         name = f"{day.isoformat()}.{ext}"
         _write_frame(readings, landing / f"readings_{name}", ext)
@@ -600,20 +665,10 @@ def generate_province(spec: ProvinceSpec, landing: Path, truth: Path,
         _write_frame(registers, landing / f"registers_{name}", ext)
         _write_frame(_events_frame(p, spec, d, day, offsets), landing / f"events_{name}", ext)
         files += 3
-        unclean_tx = np.zeros(n_tx, dtype=bool)
-        for i in unclean_meter:
-            f = p.fault[i]
-            if f["kind"] == "never_reporting" or int(f["onset"]) <= d <= int(f["end"]) + 1:
-                unclean_tx[np.unique(res.tx_of[i])] = True
-        tx_days.append(_truth_day(p, flows, day, ends=ends, unclean_tx=unclean_tx, truth=truth))
+        tx_days.append(_truth_day(p, flows, day, ends=ends,
+                                  unclean_tx=_unclean_transformers(p, res, d), truth=truth))
         if spec.write_true_readings:
-            _write_frame(pl.DataFrame({
-                "meter_id": np.repeat(p.meter_id, per_day),
-                "interval_end": ends * n,
-                "true_kwh_import": res.true_import.ravel(),
-                "true_kwh_export": res.true_export.ravel(),
-                "registered_kwh_import": res.registered.ravel(),
-            }), truth / f"true_readings_{day.isoformat()}.parquet", "parquet")
+            _write_true_readings(p, res, ends, truth / f"true_readings_{day.isoformat()}.parquet")
         if progress:
             progress(d + 1, spec.days)
     _write_frame(pl.concat(tx_days), truth / "transformer_days.parquet", "parquet")
@@ -621,10 +676,43 @@ def generate_province(spec: ProvinceSpec, landing: Path, truth: Path,
         "meter_id": pl.String, "category": pl.String, "kind": pl.String, "onset": pl.String,
         "end": pl.String, "params": pl.String}), truth / "injections.csv", "csv")
     _write_frame(meter_labels(p), truth / "meters.parquet", "parquet")
+    _write_fault_truth(truth, fault_cells, fault_days)
     return GenerationSummary(
         customers=n, transformers=n_tx, feeders=len(p.feeder_ids), branches=len(p.branch_ids),
         reading_rows=rows_written, thefts=len(p.theft), faults=len(p.fault), files=files,
         landing=landing, truth=truth)
+
+
+def _unclean_transformers(p: Province, res: DayResult, d: int) -> np.ndarray:
+    """Transformers whose day a meter fault touches (or the day after, clock spill)."""
+    unclean = np.zeros(len(p.tx_ids), dtype=bool)
+    for i, f in p.fault.items():
+        if f["kind"] == "never_reporting" or int(f["onset"]) <= d <= int(f["end"]) + 1:
+            unclean[np.unique(res.tx_of[i])] = True
+    return unclean
+
+
+def _write_true_readings(p: Province, res: DayResult, ends: list[datetime], target: Path) -> None:
+    """What every customer meter truly used and what it registered, per interval."""
+    per_day = len(ends)
+    _write_frame(pl.DataFrame({
+        "meter_id": np.repeat(p.meter_id, per_day),
+        "interval_end": ends * len(p.meter_id),
+        "true_kwh_import": res.true_import.ravel(),
+        "true_kwh_export": res.true_export.ravel(),
+        "registered_kwh_import": res.registered.ravel(),
+    }), target, "parquet")
+
+
+def _write_fault_truth(truth: Path, cells: list[tuple[str, datetime, str]],
+                       days: list[tuple[str, date, str]]) -> None:
+    """Which intervals and meter-days the meter faults touched (for the VEE evaluation)."""
+    _write_frame(pl.DataFrame(cells, schema={
+        "meter_id": pl.String, "interval_end": pl.Datetime("us", "UTC"), "kind": pl.String},
+        orient="row"), truth / "fault_cells.parquet", "parquet")
+    _write_frame(pl.DataFrame(days, schema={
+        "meter_id": pl.String, "date": pl.Date, "kind": pl.String}, orient="row"),
+        truth / "fault_days.parquet", "parquet")
 
 
 def meter_labels(p: Province) -> pl.DataFrame:
@@ -643,30 +731,32 @@ def meter_labels(p: Province) -> pl.DataFrame:
     })
 
 
-def _readings_frame(p: Province, res: DayResult, *, reported: np.ndarray, present: np.ndarray,
-                    extras: list[tuple[int, int, float]], offsets: dict[int, int],
-                    ends: list[datetime], flows: dict[str, np.ndarray], total_ids: np.ndarray
-                    ) -> pl.DataFrame:
+def _readings_frame(p: Province, res: DayResult, faults: DayFaults, *, ends: list[datetime],
+                    flows: dict[str, np.ndarray], total_ids: np.ndarray) -> pl.DataFrame:
     """Interval rows of one day as delivered: customers (after faults) and total meters."""
+    reported, present, extras, offsets = (faults.reported, faults.present, faults.extras,
+                                          faults.offsets)
     n, per_day = reported.shape
     has_export = p.solar_kwp > 0
+    export = np.where(has_export[:, None], res.true_export, np.nan)
+    for i, values in faults.export.items():
+        export[i] = values
     ends_arr = _naive(ends)
     customer = pl.DataFrame({
         "meter_id": np.repeat(p.meter_id, per_day),
         "interval_end": np.tile(ends_arr, n),
         "kwh_import": reported.ravel(),
-        "kwh_export": np.where(has_export[:, None], res.true_export, np.nan).ravel(),
+        "kwh_export": export.ravel(),
         "_present": present.ravel(),
         "_offset": np.repeat([offsets.get(i, 0) for i in range(n)], per_day),
     }).filter(pl.col("_present"))
     if extras:
         extra = pl.DataFrame({
-            "meter_id": [p.meter_id[i] for i, _, _ in extras],
-            "interval_end": _naive([ends[k] for _, k, _ in extras]),
-            "kwh_import": [v for _, _, v in extras],
-            "kwh_export": [float(res.true_export[i, k]) if has_export[i] else np.nan
-                           for i, k, _ in extras],
-            "_present": [True] * len(extras), "_offset": [0] * len(extras)})
+            "meter_id": [p.meter_id[i] for i, _, _, _ in extras],
+            "interval_end": _naive([ends[k] for _, k, _, _ in extras]),
+            "kwh_import": [v for _, _, v, _ in extras],
+            "kwh_export": [float(export[i, k]) for i, k, _, _ in extras],
+            "_present": [True] * len(extras), "_offset": [m for _, _, _, m in extras]})
         customer = pl.concat([customer, extra])
     totals = pl.DataFrame({
         "meter_id": np.repeat(total_ids, per_day),

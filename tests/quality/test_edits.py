@@ -248,7 +248,8 @@ def test_apply_changes_exactly_the_covered_intervals(silver: pl.DataFrame,
     assert dict(audit.schema) == EDIT_LOG_SCHEMA
     assert audit["interval_end"].to_list() == [end(k) for k in range(20, 30)]
     assert set(audit["original_quality"]) == {"missing"}  # the 5 h gap VEE left unfilled
-    assert set(audit["original_rule"]) == {"no_reading"}
+    # (interval 20 also had a row stamped 7 minutes late: quarantined, named by its rule)
+    assert set(audit["original_rule"]) == {"no_reading", "off_grid_timestamp"}
     assert audit["original_kwh_import"].null_count() == 10
     assert audit["new_kwh_import"].to_list() == [0.5] * 10
     assert set(audit["edited_by"]) == {WHO}
