@@ -26,6 +26,13 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	fi
 	@mkdir -p .tools && touch $@
 
+# Headless Chromium (Debian's package) for the test that opens the Data Docs in a browser.
+.tools/chromium.ok:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+	@mkdir -p .tools && touch $@
+
 demo: $(VENV)/.synced
 	$(VENV)/bin/ami demo
 
@@ -33,7 +40,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint .tools/postgresql.ok
+test: lint .tools/postgresql.ok .tools/chromium.ok
 	$(VENV)/bin/pytest
 
 test-fast: $(VENV)/.synced

@@ -60,3 +60,12 @@ class NoDataError(TerminalError):
 
 class ConfigError(TerminalError):
     """A setting or a command-line option is wrong."""
+
+
+class QualityGateError(TerminalError):
+    """A data-quality gate blocked a partition at a layer boundary (policy "block")."""
+
+    def __init__(self, message: str, *, suite: str, day: str, docs_path: str,
+                 fix: str | None = None) -> None:
+        self.suite, self.day, self.docs_path = suite, day, docs_path
+        super().__init__(message, fix=fix)
