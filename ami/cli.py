@@ -121,6 +121,7 @@ def ingest(
     """Load new landing-zone files (and the customer system) into bronze → silver → gold."""
     from ami.orchestrate import run_chain_direct, run_dags
     from pipelines.filedrop.helpers import list_landing
+    from quality.gates import data_docs_index
     from quality.vee import vee_totals
     from warehouse import Warehouse
     from warehouse.state import read_manifest
@@ -156,7 +157,11 @@ def ingest(
             f"{totals['accepted']:,} accepted + {totals['duplicates_dropped']:,} exact "
             f"duplicates dropped + {totals['quarantined']:,} quarantined; "
             f"{totals['rejected_estimated']:,} rejected and estimated, "
-            f"{totals['estimated']:,} intervals estimated, {totals['missing']:,} missing")
+            f"{totals['estimated']:,} intervals estimated, {totals['missing']:,} missing; "
+            f"{totals.get('findings', 0):,} findings (silver/findings)")
+    docs = data_docs_index(settings=settings)
+    if docs is not None:
+        console.print(f"Data Docs (Great Expectations): {docs}")
 
 
 @app.command()

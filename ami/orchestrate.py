@@ -133,6 +133,7 @@ def rebuild(*, settings: Settings, progress: Progress | None = None) -> list[str
     without one (a manual edit, a corrected meter table).
     """
     from models.balances import build_day, build_month, months_of, pending_gold_days
+    from quality.gates import check_gold_days, check_silver_days
     from quality.vee import pending_days, vee_pending
 
     vee = progress.add_task("VEE (bronze → silver)", total=len(pending_days(settings=settings))) \
@@ -140,6 +141,7 @@ def rebuild(*, settings: Settings, progress: Progress | None = None) -> list[str
     built = vee_pending(settings=settings,
                         on_day=(lambda _day: progress.advance(vee))
                         if progress and vee is not None else None)
+    check_silver_days([c.date for c in built], settings=settings)  # as ami_vee does
     days = pending_gold_days(settings=settings)
     gold = progress.add_task("Cân bằng ngày (silver → gold)", total=len(days)) \
         if progress else None
@@ -147,6 +149,7 @@ def rebuild(*, settings: Settings, progress: Progress | None = None) -> list[str
         build_day(day, settings=settings)
         if progress and gold is not None:
             progress.advance(gold)
+    check_gold_days(days, settings=settings)  # as ami_losses does
     for month in months_of(days):
         build_month(month, settings=settings)
     return [c.date for c in built]

@@ -57,6 +57,9 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
         console.print(f"  {row['rank']:>2}. {row['meter_id']}: {first}", highlight=False)
     report = settings.reports_dir / f"bao-cao-thang-{month}.xlsx"
     console.print(f"Báo cáo tháng gửi Sở Công Thương: [bold]{report.resolve()}[/]")
+    docs = settings.data_dir / "data_docs" / "index.html"
+    if docs.exists():
+        console.print(f"Kiểm định chất lượng dữ liệu (Data Docs): {docs.resolve()}")
     console.print(f"Dữ liệu: {generation.customers:,} công tơ khách hàng, "
                   f"{generation.transformers:,} TBA; thời gian chạy {seconds:,.0f} s")
 

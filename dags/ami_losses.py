@@ -1,4 +1,4 @@
-"""Silver → gold: meter-day energy and balances per day, then per month."""
+"""Silver → gold: meter-day energy and balances per day (GX-gated), then per month."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def ami_losses() -> None:
         return day
 
     @task
+    def gold_gate(days: list[str]) -> list[str]:
+        """Great Expectations at silver → gold; a blocking failure stops the months."""
+        from ami.settings import Settings
+        from quality.gates import check_gold_days
+
+        call(check_gold_days, list(days), settings=Settings())
+        return list(days)
+
+    @task
     def months(days: list[str]) -> list[str]:
         from models.balances import months_of
 
@@ -47,7 +56,7 @@ def ami_losses() -> None:
         call(build, month, settings=Settings())
         return month
 
-    build_month.expand(month=months(build_day.expand(day=pending_days())))
+    build_month.expand(month=months(gold_gate(build_day.expand(day=pending_days()))))
 
 
 ami_losses()

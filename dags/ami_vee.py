@@ -1,4 +1,4 @@
-"""Bronze → silver: meters dimension, then VEE of every stale day in date order."""
+"""Bronze → silver: meters, VEE of every stale day in date order, then the GX gate."""
 
 from __future__ import annotations
 
@@ -25,17 +25,23 @@ def ami_vee() -> None:
 
         return call(build, settings=Settings())
 
-    @task(outlets=[SILVER])
-    def vee_days(meter_rows: int) -> list[dict[str, int | str]]:
+    @task
+    def vee_days(meter_rows: int) -> list[str]:
         """Every stale day in date order: a day's rules use the days before it."""
-        from dataclasses import asdict
-
         from ami.settings import Settings
         from quality.vee import vee_pending
 
-        return [asdict(c) for c in call(vee_pending, settings=Settings())]
+        return [c.date for c in call(vee_pending, settings=Settings())]
 
-    vee_days(build_meters())
+    @task(outlets=[SILVER])
+    def silver_gate(days: list[str]) -> list[str]:
+        """Great Expectations at bronze → silver; a blocking failure stops gold."""
+        from ami.settings import Settings
+        from quality.gates import check_silver_days
+
+        return [r.decision for r in call(check_silver_days, list(days), settings=Settings())]
+
+    silver_gate(vee_days(build_meters()))
 
 
 ami_vee()

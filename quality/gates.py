@@ -42,9 +42,10 @@ an unknown quality takes 3.4 s and 0.87 GB; ``check_gold_day`` (305,000 rows, wh
 1.0–1.4 s and 0.55 GB. Importing this module costs ~8 s once per process (GX ~6 s).
 
 Data Docs: a GX filesystem site in ``settings.data_dir / "data_docs"`` (``index.html``,
-one page per validation), built by ``UpdateDataDocsAction`` of each run's Checkpoint;
-validation results behind it are kept in ``settings.data_dir / "gx" / "validations"``
-for ``DOCS_RETENTION_DAYS`` (the site is rebuilt from all of them on every run).
+one page per validation), built once per call after its Checkpoints ran (many days:
+``check_silver_days`` / ``check_gold_days``); validation results behind it are kept in
+``settings.data_dir / "gx" / "validations"`` for ``DOCS_RETENTION_DAYS`` (the site is
+rebuilt from all of them on every call).
 GX's pages load Bootstrap, jQuery and Font Awesome from CDNs. The validation pages are
 rendered on the server and stay readable offline; the index's tables are filled by
 jQuery, so the site uses views (``OfflinePageView``, ``OfflineIndexPageView``) that also
@@ -77,7 +78,6 @@ from urllib.parse import unquote, urlparse
 import great_expectations as gx
 import great_expectations.expectations as gxe
 import polars as pl
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import (
     DataContextConfig,
@@ -666,33 +666,46 @@ def _page(context: Any, key: Any) -> Path:
     return Path(unquote(urlparse(urls[0]["site_url"]).path))
 
 
-def _validate(layer: _Layer, day: str, batches: list[tuple[str, str, Any]], *,
-              settings: Settings
-              ) -> tuple[list[FailedExpectation], list[tuple[Path, bool]], str]:
-    """Run one Checkpoint per batch (suite, asset, pandas frame); docs pages built."""
-    failed: list[FailedExpectation] = []
-    pages: list[tuple[Path, bool]] = []
-    run_id = RunIdentifier(run_name=day, run_time=datetime.now(UTC))
-    _prune_results(settings, run_id.run_time)
+def _validate(layer: _Layer, runs: list[tuple[str, list[tuple[str, str, Any]]]], *,
+              settings: Settings,
+              ) -> dict[str, tuple[list[FailedExpectation], list[tuple[Path, bool]], str]]:
+    """Run one Checkpoint per (day, suite, asset, pandas frame); Data Docs built once.
+
+    Rebuilding the docs site reads every stored result, so it happens once per call, not
+    once per validation: a backfill of many days stays linear.
+    """
+    out: dict[str, tuple[list[FailedExpectation], list[tuple[Path, bool]], str]] = {}
+    keys: dict[str, list[tuple[Any, bool]]] = {}
+    now = datetime.now(UTC)
+    _prune_results(settings, now)
     context = gx.get_context(mode="ephemeral", project_config=_project_config(settings))
     # every suite is registered: the docs index drops the pages of suites it does not know
     for suite in suites(settings=settings).values():
         context.suites.add(suite)
     source = context.data_sources.add_pandas(layer.table)
-    for suite_name, asset, frame in batches:
-        batch = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe(day)
-        definition = context.validation_definitions.add(gx.ValidationDefinition(
-            name=suite_name, data=batch, suite=context.suites.get(suite_name)))
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=suite_name, validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
-            result_format="SUMMARY",
-        ))
-        outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
-        for key, validation in outcome.run_results.items():
-            failed += _failures(suite_name, validation)
-            pages.append((_page(context, key), bool(validation.success)))
-    return failed, pages, str(run_id.run_time.isoformat())
+    assets: dict[str, Any] = {}
+    for day, batches in runs:
+        run_id = RunIdentifier(run_name=day, run_time=now)
+        failed: list[FailedExpectation] = []
+        keys[day] = []
+        for suite_name, asset, frame in batches:
+            if asset not in assets:
+                assets[asset] = source.add_dataframe_asset(asset)
+            batch = assets[asset].add_batch_definition_whole_dataframe(f"{asset}-{day}")
+            definition = context.validation_definitions.add(gx.ValidationDefinition(
+                name=f"{suite_name}-{day}", data=batch, suite=context.suites.get(suite_name)))
+            checkpoint = context.checkpoints.add(gx.Checkpoint(
+                name=f"{suite_name}-{day}", validation_definitions=[definition],
+                result_format="SUMMARY"))
+            outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+            for key, validation in outcome.run_results.items():
+                failed += _failures(suite_name, validation)
+                keys[day].append((key, bool(validation.success)))
+        out[day] = (failed, [], str(now.isoformat()))
+    context.build_data_docs(site_names=[DOCS_SITE])
+    for day, (failed, _, run_time) in out.items():
+        out[day] = (failed, [(_page(context, key), ok) for key, ok in keys[day]], run_time)
+    return out
 
 
 def _message(result: GateResult, layer: _Layer) -> tuple[str, str]:
@@ -707,48 +720,59 @@ def _message(result: GateResult, layer: _Layer) -> tuple[str, str]:
     return message, fix
 
 
-def _check(layer: _Layer, day: str, *, settings: Settings) -> GateResult:
+def _check(layer: _Layer, days: list[str], *, settings: Settings) -> list[GateResult]:
     warehouse = Warehouse.at(settings.warehouse)
-    if day not in warehouse.partitions(layer.table, "date"):
-        step = "VEE" if layer is SILVER else "the gold build"
-        raise NoDataError(f"no {layer.table} partition for {day} to validate "
-                          f"({warehouse.partition_dir(layer.table, {'date': day})})",
-                          fix=f"run {step} for {day} first, or check the date")
-    frame = warehouse.scan(layer.table, date=day).drop("date")
-    columns = dict(frame.collect_schema())
-    scan = _scan(frame, layer, columns)
-    facts = scan.facts
-    rows, sampled = _rows_for_gx(frame, layer, scan)
-    rows_asset = f"{layer.table}_sample" if sampled else layer.table
-    failed, pages, run_time = _validate(layer, day, [
-        (layer.suite, rows_asset, rows.to_pandas()),
-        (layer.suite + TOTALS, f"{layer.table}_totals", pl.DataFrame([facts]).to_pandas()),
-    ], settings=settings)
-    errors = [f for f in failed if f.severity == "error"]
-    decision: Decision = "pass"
-    if errors and layer.policy(settings) == "block":
-        decision = "block"
-    elif failed:
-        decision = "warn"
-    first_failed = next((page for page, ok in pages if not ok), pages[0][0])
-    result = GateResult(
-        suite=layer.suite, day=day, success=not failed, decision=decision,
-        failed=tuple(failed), docs_path=first_failed,
-        docs_pages=tuple(page for page, _ in pages), rows=facts["rows"],
-        rows_validated=rows.height, run_time=run_time,
-    )
-    record = asdict(result) | {"docs_path": str(result.docs_path),
-                               "docs_pages": [str(p) for p in result.docs_pages],
-                               "facts": facts, "sampled": sampled}
-    write_json(warehouse.state / "gx" / layer.suite / f"{day}.json", record)
-    if decision == "block":
-        message, fix = _message(result, layer)
-        raise QualityGateError(message, suite=layer.suite, day=day,
-                               docs_path=str(result.docs_path), fix=fix)
-    if failed:
-        logger.warning("quality gate %s %s: %s (%d failed); Data Docs: %s", layer.suite, day,
-                       decision, len(failed), result.docs_path)
-    return result
+    present = set(warehouse.partitions(layer.table, "date"))
+    prepared = []
+    for day in days:
+        if day not in present:
+            step = "VEE" if layer is SILVER else "the gold build"
+            raise NoDataError(f"no {layer.table} partition for {day} to validate "
+                              f"({warehouse.partition_dir(layer.table, {'date': day})})",
+                              fix=f"run {step} for {day} first, or check the date")
+        frame = warehouse.scan(layer.table, date=day).drop("date")
+        scan = _scan(frame, layer, dict(frame.collect_schema()))
+        rows, sampled = _rows_for_gx(frame, layer, scan)
+        prepared.append((day, scan.facts, rows, sampled))
+    outcomes = _validate(layer, [
+        (day, [(layer.suite, f"{layer.table}_sample" if sampled else layer.table,
+                rows.to_pandas()),
+               (layer.suite + TOTALS, f"{layer.table}_totals",
+                pl.DataFrame([facts]).to_pandas())])
+        for day, facts, rows, sampled in prepared], settings=settings)
+    results, blocked = [], []
+    for day, facts, rows, sampled in prepared:
+        failed, pages, run_time = outcomes[day]
+        errors = [f for f in failed if f.severity == "error"]
+        decision: Decision = "pass"
+        if errors and layer.policy(settings) == "block":
+            decision = "block"
+        elif failed:
+            decision = "warn"
+        first_failed = next((page for page, ok in pages if not ok), pages[0][0])
+        result = GateResult(
+            suite=layer.suite, day=day, success=not failed, decision=decision,
+            failed=tuple(failed), docs_path=first_failed,
+            docs_pages=tuple(page for page, _ in pages), rows=facts["rows"],
+            rows_validated=rows.height, run_time=run_time,
+        )
+        record = asdict(result) | {"docs_path": str(result.docs_path),
+                                   "docs_pages": [str(p) for p in result.docs_pages],
+                                   "facts": facts, "sampled": sampled}
+        write_json(warehouse.state / "gx" / layer.suite / f"{day}.json", record)
+        results.append(result)
+        if decision == "block":
+            blocked.append(result)
+        elif failed:
+            logger.warning("quality gate %s %s: %s (%d failed); Data Docs: %s", layer.suite,
+                           day, decision, len(failed), result.docs_path)
+    if blocked:  # every day was validated and recorded; the first blocked one is told
+        message, fix = _message(blocked[0], layer)
+        if len(blocked) > 1:
+            message += f" (and {len(blocked) - 1} more day(s) blocked)"
+        raise QualityGateError(message, suite=layer.suite, day=blocked[0].day,
+                               docs_path=str(blocked[0].docs_path), fix=fix)
+    return results
 
 
 def check_silver_day(day: str, *, settings: Settings) -> GateResult:
@@ -760,7 +784,7 @@ def check_silver_day(day: str, *, settings: Settings) -> GateResult:
         NoDataError: the day has no silver readings partition.
 
     """
-    return _check(SILVER, day, settings=settings)
+    return _check(SILVER, [day], settings=settings)[0]
 
 
 def check_gold_day(day: str, *, settings: Settings) -> GateResult:
@@ -772,4 +796,20 @@ def check_gold_day(day: str, *, settings: Settings) -> GateResult:
         NoDataError: the day has no gold meter_day partition.
 
     """
-    return _check(GOLD, day, settings=settings)
+    return _check(GOLD, [day], settings=settings)[0]
+
+
+def check_silver_days(days: list[str], *, settings: Settings) -> list[GateResult]:
+    """``check_silver_day`` for many days with one Data Docs rebuild (a backfill)."""
+    return _check(SILVER, list(days), settings=settings) if days else []
+
+
+def check_gold_days(days: list[str], *, settings: Settings) -> list[GateResult]:
+    """``check_gold_day`` for many days with one Data Docs rebuild (a backfill)."""
+    return _check(GOLD, list(days), settings=settings) if days else []
+
+
+def data_docs_index(*, settings: Settings) -> Path | None:
+    """The Data Docs home page when a gate has run (for run summaries)."""
+    index = docs_dir(settings=settings) / "index.html"
+    return index if index.exists() else None

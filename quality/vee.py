@@ -627,8 +627,9 @@ def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarra
                                "nothing delivered for the whole day")):
         parts.append(rules.meter_days(block, rows_, rule, "left missing" if rule else "",
                                       pl.Series([text] * len(rows_), dtype=pl.String)))
+    # (a day not yet delivered has one finding for all its gaps, see _partial_day_finding)
     gaps = before & ~whole[:, None] & (block.rule != RULE["absurd_value"]) \
-        & (block.rule != RULE["spike"])
+        & (block.rule != RULE["spike"]) & delivered
     for state, action in ((ESTIMATED, "estimated"), (MISSING, "left missing")):
         parts.append(rules.from_runs(block, gaps & (block.quality == state),
                                      "missing_interval", action,

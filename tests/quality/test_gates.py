@@ -15,6 +15,7 @@ from ami.orchestrate import run_chain_direct
 from ami.settings import Settings, get_settings
 from quality import gates
 from quality.gates import GateResult, check_gold_day, check_silver_day
+from tests.quality.test_vee import write_landing
 from warehouse import Warehouse
 
 DAY = "2026-10-01"
@@ -273,3 +274,21 @@ def test_data_docs_open_offline_in_a_browser(day_settings: Settings) -> None:
     link = result.docs_pages[0].relative_to(Path(day_settings.data_dir).resolve() / "data_docs")
     assert f'href="{link.as_posix()}"' in index  # the table is in the HTML, not left to jQuery
     assert "silver_readings_totals" in index
+
+
+def test_many_days_are_checked_with_one_docs_build(settings: Settings, tmp_path: Path) -> None:
+    from quality.gates import check_silver_days
+
+    landing = tmp_path / "landing"
+    write_landing(landing)
+    # a second day: the first one's rows a day later
+    day1 = (landing / "readings_2026-10-01.csv").read_text()
+    (landing / "readings_2026-10-02.csv").write_text(
+        day1.replace("2026-10-01T", "2026-10-02T").replace("2026-09-30T", "2026-10-01T"))
+    run_chain_direct(str(landing), settings=settings)
+    results = check_silver_days(["2026-10-01", "2026-10-02"], settings=settings)
+    assert [r.day for r in results] == ["2026-10-01", "2026-10-02"]
+    for result in results:
+        assert all(page.exists() for page in result.docs_pages)
+    index = (settings.data_dir / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "2026-10-02" in index
