@@ -61,11 +61,9 @@ class Block:
 
     def index_of(self, meter_ids: pl.Series) -> np.ndarray:
         """Row index of each meter id in this block (-1 when absent)."""
-        lookup = pl.DataFrame({"meter_id": self.meter_ids,
-                               "_i": np.arange(len(self.meter_ids), dtype=np.int64)})
-        found = pl.DataFrame({"meter_id": meter_ids}).join(
-            lookup, on="meter_id", how="left", maintain_order="left")
-        return found["_i"].fill_null(-1).to_numpy()
+        return meter_ids.replace_strict(
+            self.meter_ids, pl.Series(np.arange(len(self.meter_ids), dtype=np.int64)),
+            default=-1, return_dtype=pl.Int64).to_numpy()
 
     def to_frame(self) -> pl.DataFrame:
         """Silver rows, ordered by meter then time."""
@@ -102,13 +100,19 @@ def build_blocks(rows: pl.DataFrame, expected: pl.Series, start: datetime, *,
         default_minutes: cadence of meters without any reading this day.
 
     """
-    cadence = rows.group_by("meter_id").agg(pl.col("interval_minutes").mode().min())
-    meters = (
-        pl.concat([expected.to_frame("meter_id"), rows.select("meter_id")]).unique()
-        .join(cadence, on="meter_id", how="left")
-        .with_columns(pl.col("interval_minutes").fill_null(default_minutes))
-        .sort("meter_id")
-    )
+    cadences = rows["interval_minutes"].unique().drop_nulls()
+    if cadences.len() <= 1:  # the usual day: one cadence, no per-meter vote needed
+        one = int(cadences[0]) if cadences.len() else default_minutes
+        meters = pl.concat([expected.to_frame("meter_id"), rows.select("meter_id")]).unique() \
+            .with_columns(pl.lit(one).alias("interval_minutes"))
+    else:
+        cadence = rows.group_by("meter_id").agg(pl.col("interval_minutes").mode().min())
+        meters = (
+            pl.concat([expected.to_frame("meter_id"), rows.select("meter_id")]).unique()
+            .join(cadence, on="meter_id", how="left")
+            .with_columns(pl.col("interval_minutes").fill_null(default_minutes))
+        )
+    single = meters["interval_minutes"].n_unique() == 1
     for (minutes,), group in meters.group_by("interval_minutes", maintain_order=True):
         ids = group.sort("meter_id")
         per = 1440 // int(minutes)  # type: ignore[call-overload]
@@ -119,7 +123,7 @@ def build_blocks(rows: pl.DataFrame, expected: pl.Series, start: datetime, *,
             quality=np.full((n, per), MISSING, dtype=np.int8),
             rule=np.full((n, per), RULE["no_reading"], dtype=np.int16),
         )
-        mine = rows.join(ids.select("meter_id", pl.lit(True).alias("_mine")), on="meter_id")
+        mine = rows if single else rows.join(ids.select("meter_id"), on="meter_id", how="semi")
         cells = _cells(block, mine)
         if cells is not None:
             flat, imp, exp = cells
