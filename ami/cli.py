@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -353,11 +355,13 @@ def synth(
     console.print(result)
 
 
-def _head_end_simulator(settings: Settings) -> Simulator:
-    """Move the demo's readings files behind the HES API simulator and start it.
+@contextmanager
+def _head_end_simulator(settings: Settings) -> Iterator[Simulator]:
+    """Move the demo's readings files behind the HES API simulator and run it.
 
     The simulator serves ``data/hes/`` on a free port of 127.0.0.1 with a throw-away
-    bearer token, which the DAG tasks read from ``SOURCES__HES_API__TOKEN``.
+    bearer token, which the DAG tasks read from ``SOURCES__HES_API__TOKEN`` (set for the
+    run only, unless the environment already has one).
     """
     import os
     import secrets
@@ -368,8 +372,15 @@ def _head_end_simulator(settings: Settings) -> Simulator:
     feed.mkdir(parents=True, exist_ok=True)
     for path in Path(settings.landing).glob("readings*"):
         path.replace(feed / path.name)
-    token = os.environ.setdefault(TOKEN_ENV, secrets.token_urlsafe(24))
-    return start_simulator(feed, token=token)
+    given = os.environ.get(TOKEN_ENV)
+    token = given or secrets.token_urlsafe(24)
+    os.environ[TOKEN_ENV] = token
+    try:
+        with start_simulator(feed, token=token) as simulator:
+            yield simulator
+    finally:
+        if given is None:
+            os.environ.pop(TOKEN_ENV, None)
 
 
 def _reset_if_other_province(spec: object, settings: Settings, *, api: bool = False) -> None:

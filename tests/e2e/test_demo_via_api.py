@@ -1,5 +1,6 @@
 """`ami demo --api`: the readings reach the chain only through the HES API simulator."""
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,7 @@ def test_demo_pulls_the_readings_from_the_simulator(settings: Settings,
     monkeypatch.delenv("SOURCES__HES_API__TOKEN", raising=False)
     args = ["demo", "--api", "--meters", "80", "--days", "32", "--start", "2026-09-01"]
     assert main(args) == 0
+    assert "SOURCES__HES_API__TOKEN" not in os.environ  # the throw-away token is gone
     landing, feed = Path(settings.landing), settings.data_dir / "hes"
     assert list(landing.glob("readings*")) == []  # no readings file reached the landing zone
     served = sum(pl.read_csv(p, infer_schema=False).height for p in feed.glob("readings*"))
