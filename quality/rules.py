@@ -89,7 +89,7 @@ def from_runs(block: Block, mask: np.ndarray, rule: str, action: str,
     ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
 
 
-def meter_days(block: Block, rows: np.ndarray, rule: str, action: str,
+def meter_days(block: Block, rows: np.ndarray, rule: str, action: str | pl.Series,
                evidence: pl.Series) -> pl.DataFrame:
     """One finding per listed block row covering the whole day."""
     if len(rows) == 0:

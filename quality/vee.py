@@ -486,22 +486,22 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     good, quarantined = parse_readings(scan_bronze(warehouse, "readings", files), day,
                                        first_dates, settings=settings)
     unique, dropped, conflicts, dup_findings = deduplicate(good)
-    ctx = _Day.read(warehouse, manifest, day, files, settings=settings)
-    expected = ctx.meters["meter_id"].unique()
+    inputs = _Day.read(warehouse, manifest, day, files, settings=settings)
+    expected = inputs.meters["meter_id"].unique()
     # A day the deliveries barely touch (rows of a meter with a fast clock spilling over
     # midnight) is not judged meter by meter: its own delivery has not come yet.
     delivered = unique.height >= settings.day_delivered_share * expected.len() * (
         1440 // settings.interval_minutes)
     blocks = list(build_blocks(unique.select("meter_id", "interval_end", "interval_minutes",
                                              "kwh_import", "kwh_export"),
-                               expected, ctx.start, default_minutes=settings.interval_minutes))
+                               expected, inputs.start, default_minutes=settings.interval_minutes))
     quarantine_parts = [quarantined, conflicts]
     finding_parts = [quarantine_findings(quarantined), dup_findings]
     lineage = unique.select("meter_id", "interval_end", "kwh_import", "kwh_export", "_file",
                             "_row", "_dlt_load_id")
     rejected_rows = _rejected_cells(quarantined, settings=settings)
     for block in blocks:
-        rows, found = _vee_block(block, ctx, lineage, rejected_rows, warehouse,
+        rows, found = _vee_block(block, inputs, lineage, rejected_rows, warehouse,
                                  delivered=delivered, settings=settings)
         quarantine_parts += rows
         finding_parts += found
@@ -513,7 +513,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         SILVER_READINGS_SCHEMA)  # type: ignore[arg-type]
     if not delivered:
         finding_parts.append(_partial_day_finding(silver, day))
-    finding_parts += _day_findings(silver, ctx, settings=settings)
+    finding_parts += _day_findings(silver, inputs, settings=settings)
     findings = pl.concat(finding_parts).sort("level", "node_id", "first_interval_end", "rule")
     rejected = sum(part.height for part in quarantine_parts[2:])
     quarantine = pl.concat(quarantine_parts)
@@ -526,8 +526,8 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         edited=int((silver["quality"] == "edited").sum()), findings=findings.height,
     )
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
-               quality=quality_day(silver, ctx.attrs, findings), audit=audit,
-               sources=ctx.sources, sort=len(blocks) > 1)
+               quality=quality_day(silver, inputs.attrs, findings), audit=audit,
+               sources=inputs.sources, sort=len(blocks) > 1)
     write_json(warehouse.state / "vee" / f"{day}.json", asdict(counts))
     return counts
 
@@ -644,8 +644,10 @@ def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarra
                                "day of the history: check the meter's communication"),
                               (np.flatnonzero(whole & ~never), "no_readings_day",
                                "nothing delivered for the whole day")):
-        parts.append(rules.meter_days(block, rows_, rule, "left missing" if rule else "",
-                                      pl.Series([text] * len(rows_), dtype=pl.String)))
+        filled = (block.quality[rows_] == ESTIMATED).all(axis=1)
+        parts.append(rules.meter_days(
+            block, rows_, rule, pl.Series(np.where(filled, "estimated", "left missing")),
+            pl.Series([text] * len(rows_), dtype=pl.String)))
     # (a day not yet delivered has one finding for all its gaps, see _partial_day_finding)
     gaps = before & ~whole[:, None] & (block.rule != RULE["absurd_value"]) \
         & (block.rule != RULE["spike"]) & delivered
