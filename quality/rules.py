@@ -208,7 +208,7 @@ def group_range(day_kwh: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
     MAD: more than ``group_range_z`` robust deviations above is ``group_high``, below is
     ``group_low``.
     """
-    scored = day_kwh.filter(pl.col("contracted_kw") > 0).with_columns(
+    scored = day_kwh.lazy().filter(pl.col("contracted_kw") > 0).with_columns(
         (pl.col("kwh") / pl.col("contracted_kw") + 0.01).log().alias("_x")
     ).with_columns(
         pl.col("_x").median().over("customer_group").alias("_m"),
@@ -230,7 +230,7 @@ def group_range(day_kwh: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
                   (pl.col("kwh") / pl.col("contracted_kw")).round(3), "customer_group",
                   (pl.col("_m").exp() - 0.01).round(3), pl.col("_z").round(1))
         .alias("evidence"),
-    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+    ).cast(FINDINGS_SCHEMA).collect()  # type: ignore[arg-type]
 
 
 def multiplier_jumps(today: pl.DataFrame, history: pl.DataFrame, *,
@@ -246,7 +246,7 @@ def multiplier_jumps(today: pl.DataFrame, history: pl.DataFrame, *,
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     usual = history.group_by("meter_id").agg(
         pl.col("kwh_per_interval").median().alias("_usual"), pl.len().alias("_days"))
-    jumped = today.join(usual, on="meter_id").with_columns(
+    jumped = today.lazy().join(usual.lazy(), on="meter_id").with_columns(
         (pl.col("kwh_per_interval") / pl.col("_usual")).alias("_ratio")
     ).filter(
         (pl.col("_days") >= settings.multiplier_min_history_days)
@@ -261,7 +261,7 @@ def multiplier_jumps(today: pl.DataFrame, history: pl.DataFrame, *,
                   "CT ratio / multiplier", pl.col("kwh_per_interval").round(3),
                   pl.col("_usual").round(3), "_days", pl.col("_ratio").round(1))
         .alias("evidence"),
-    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+    ).cast(FINDINGS_SCHEMA).collect()  # type: ignore[arg-type]
 
 
 def register_mismatch(sums: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
@@ -273,15 +273,17 @@ def register_mismatch(sums: pl.DataFrame, *, settings: Settings) -> pl.DataFrame
     tolerance = pl.max_horizontal(
         pl.lit(settings.register_tolerance_kwh),
         pl.col("register_delta_kwh").abs() * settings.register_tolerance_share)
-    bad = sums.filter((pl.col("kwh") - pl.col("register_delta_kwh")).abs() > tolerance)
-    return bad.select(
+    # (one lazy query: the eager filter-then-format of a joined frame panicked in polars 2.1)
+    return sums.lazy().filter(
+        (pl.col("kwh") - pl.col("register_delta_kwh")).abs() > tolerance
+    ).select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
         pl.lit("register_mismatch").alias("rule"), "first_interval_end", "last_interval_end",
         "n_intervals", pl.lit("flagged").alias("action"),
         pl.format("intervals sum to {} kWh, the register advanced {} kWh",
                   pl.col("kwh").round(3), pl.col("register_delta_kwh").round(3))
         .alias("evidence"),
-    ).cast(FINDINGS_SCHEMA)  # type: ignore[arg-type]
+    ).cast(FINDINGS_SCHEMA).collect()  # type: ignore[arg-type]
 
 
 def clock_events(events: pl.DataFrame, step: timedelta) -> pl.DataFrame:
