@@ -45,14 +45,6 @@ def flag(column: str) -> pl.Expr:
     return pl.col(column).str.strip_chars().str.to_lowercase().is_in(TRUE_TEXT)
 
 
-def reject_reason(checks: list[tuple[pl.Expr, str]]) -> pl.Expr:
-    """The first failing check's reason per row (null when every check passes)."""
-    expr: pl.Expr = pl.lit(None, dtype=pl.String)
-    for failed, reason in reversed(checks):
-        expr = pl.when(failed).then(pl.lit(reason)).otherwise(expr)
-    return expr
-
-
 def optional(frame: pl.LazyFrame | pl.DataFrame, column: str) -> pl.Expr:
     """The column when the input has it, else a null string column of that name."""
     names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns

@@ -192,9 +192,13 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         pl.when(invalid.is_not_null()).then(pl.lit("unparsable")).otherwise(rule).alias("rule"),
         pl.coalesce(invalid, reason).alias("reason"),
     )
+    rejected = pl.col("reason").is_not_null()
     rows = typed.select(
-        "meter_id", "interval_end", "kwh_import", "kwh_export", "meter_id_clean", "ts",
-        "minutes", "import_", "export_", "rule", "reason", "_file", "_row", "_dlt_load_id",
+        # the text as received is kept for quarantined rows only (the rest is typed)
+        *[pl.when(rejected).then(pl.col(c)).alias(c)
+          for c in ("meter_id", "interval_end", "kwh_import", "kwh_export")],
+        "meter_id_clean", "ts", "minutes", "import_", "export_", "rule", "reason", "_file",
+        "_row", "_dlt_load_id",
     ).collect(engine="streaming")
     bad = rows.filter(pl.col("reason").is_not_null())
     good = rows.filter(pl.col("reason").is_null()).select(
@@ -485,7 +489,9 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     first_dates = {name: str(manifest[name]["dates"][0]) for name in files}
     good, quarantined = parse_readings(scan_bronze(warehouse, "readings", files), day,
                                        first_dates, settings=settings)
+    rows_in = good.height + quarantined.height
     unique, dropped, conflicts, dup_findings = deduplicate(good)
+    del good  # (a province day: one copy of the typed rows at a time)
     inputs = _Day.read(warehouse, manifest, day, files, settings=settings)
     expected = inputs.meters["meter_id"].unique()
     # A day the deliveries barely touch (rows of a meter with a fast clock spilling over
@@ -505,8 +511,12 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
                                  delivered=delivered, settings=settings)
         quarantine_parts += rows
         finding_parts += found
+    accepted = unique.height
+    del unique, lineage  # free the typed rows before silver is built
     silver = pl.concat([b.to_frame() for b in blocks]) if blocks else pl.DataFrame(
         schema=SILVER_READINGS_SCHEMA)
+    several = len(blocks) > 1  # cadences: rows are then not ordered by meter overall
+    del blocks
     silver, audit = apply_edits(silver, edits_for_day(day, settings=settings),
                                 interval_minutes=settings.interval_minutes)
     silver = silver.select(list(SILVER_READINGS_SCHEMA)).cast(
@@ -518,7 +528,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     rejected = sum(part.height for part in quarantine_parts[2:])
     quarantine = pl.concat(quarantine_parts)
     counts = VeeCounts(
-        date=day, rows_in=good.height + quarantined.height, accepted=unique.height,
+        date=day, rows_in=rows_in, accepted=accepted,
         duplicates_dropped=dropped, quarantined=quarantined.height + conflicts.height,
         rejected_estimated=rejected,
         estimated=int((silver["quality"] == "estimated").sum()),
@@ -527,7 +537,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     )
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
                quality=quality_day(silver, inputs.attrs, findings), audit=audit,
-               sources=inputs.sources, sort=len(blocks) > 1)
+               sources=inputs.sources, sort=several)
     write_json(warehouse.state / "vee" / f"{day}.json", asdict(counts))
     return counts
 
