@@ -54,17 +54,18 @@ def _parts(warehouse: Warehouse, dataset: str, kind: str) -> list[str]:
 
 
 def _text_lineage(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Lineage columns as text (bronze stores them dictionary-encoded)."""
+    """Lineage columns as categoricals: a few distinct values over millions of rows."""
     lineage = ("_source", "_profile", "_file", "_file_sha256", "_dlt_load_id")
     names = frame.collect_schema().names()
-    return frame.with_columns(pl.col(c).cast(pl.String) for c in lineage if c in names)
+    return frame.with_columns(pl.col(c).cast(pl.String).cast(pl.Categorical)
+                              for c in lineage if c in names)
 
 
 def _scan_files(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.LazyFrame:
     """Rows of the current version of each landing file."""
     wanted = pl.DataFrame(
         {"_file": list(files), "_dlt_load_id": list(files.values())},
-        schema={"_file": pl.String, "_dlt_load_id": pl.String},
+        schema={"_file": pl.Categorical, "_dlt_load_id": pl.Categorical},
     ).lazy()
     # Files of one table may differ in optional columns; absent ones read as null.
     frame = pl.scan_parquet(_parts(warehouse, DATASET, kind), missing_columns="insert")
@@ -79,4 +80,5 @@ def _scan_loads(warehouse: Warehouse, kind: str, loads: dict[str, str]) -> pl.La
     frame = _text_lineage(pl.scan_parquet(_parts(warehouse, API_DATASET, kind),
                                           missing_columns="insert"))
     return frame.filter(pl.col("_dlt_load_id").is_in(list(loads.values()))).with_columns(
-        (pl.lit(f"{API_DATASET}/") + pl.col("_dlt_load_id")).alias("_entry"))
+        (pl.lit(f"{API_DATASET}/") + pl.col("_dlt_load_id").cast(pl.String))
+        .cast(pl.Categorical).alias("_entry"))

@@ -138,7 +138,8 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         (pl.col("ts").dt.hour().cast(pl.Int32) * 60 + pl.col("ts").dt.minute())
         .alias("_minute_of_day"), pl.col("ts").dt.second().alias("_second"))
     loads = raw.select(pl.col("_dlt_load_id").unique()).collect().with_columns(
-        (pl.col("_dlt_load_id").cast(pl.Float64, strict=False) * 1e6).cast(pl.Int64)
+        (pl.col("_dlt_load_id").cast(pl.String).cast(pl.Float64, strict=False) * 1e6)
+        .cast(pl.Int64)
         .cast(pl.Datetime("us", "UTC")).alias("_loaded_at"))
     # only rows of this day (or unreadable instants, judged below) go further
     stamps = stamps.filter((pl.col("day") == day) | pl.col("ts").is_null())
@@ -153,7 +154,8 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
          else pl.lit(None, pl.Float64)).alias("export_"),
         minutes.fill_null(settings.interval_minutes).alias("minutes"),
     )
-    first = pl.col("_entry").replace_strict(first_dates, default=None, return_dtype=pl.String)
+    first = pl.col("_entry").cast(pl.String).replace_strict(first_dates, default=None,
+                                                            return_dtype=pl.String)
     typed = typed.filter(
         pl.when(pl.col("ts").is_null()).then(first == day).otherwise(pl.col("day") == day)
     )
