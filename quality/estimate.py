@@ -5,6 +5,10 @@ scalar" and "profile" estimation):
 
 1. ``linear_interpolation`` — a gap of at most ``max_interpolation_gap_minutes`` between
    two real readings of the same day is filled on the straight line between them.
+   When the day's register delta is known and the day is complete, the interpolated
+   values are scaled (``linear_register``) so that the day adds up to the register —
+   within a factor of 2 either way: a register that disagrees more than that is a
+   finding (``register_mismatch``), not something to hide in estimates.
 2. ``like_day`` — a longer gap takes the meter's own average of the same interval on
    days of the same type (working day / weekend) of the recent weeks;
    ``like_day_register`` — when the day's register delta is known, the like-day shape is
@@ -82,4 +86,36 @@ def like_day(block: Block, profile: np.ndarray, register_kwh: np.ndarray) -> int
     block.kwh_import[r, c] = shape[r, c] * factor[r]
     block.quality[r, c] = ESTIMATED
     block.rule[r, c] = np.where(scale_ok[r], RULE["like_day_register"], RULE["like_day"])
+    return len(r)
+
+
+#: How far a register may scale interpolated values [-]; beyond it the register and the
+#: intervals disagree and the day is flagged instead.
+REGISTER_SCALE_LIMITS = (0.5, 2.0)
+
+
+def scale_to_register(block: Block, register_kwh: np.ndarray) -> int:
+    """Scale a complete day's interpolated values so the day matches its register.
+
+    Returns the cells rescaled. Days with a missing interval, without a register, or
+    whose needed factor is outside ``REGISTER_SCALE_LIMITS`` are left as they are.
+    """
+    linear_cells = block.rule == RULE["linear_interpolation"]
+    complete = ~(block.quality == MISSING).any(axis=1)
+    candidates = complete & linear_cells.any(axis=1) & ~np.isnan(register_kwh)
+    if not candidates.any():
+        return 0
+    values = np.nan_to_num(block.kwh_import)
+    estimated = np.where(linear_cells, values, 0.0).sum(axis=1)
+    rest = register_kwh - np.where(linear_cells, 0.0, values).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(estimated > 0, rest / estimated, np.nan)
+    low, high = REGISTER_SCALE_LIMITS
+    ok = candidates & (factor >= low) & (factor <= high)
+    cells = linear_cells & ok[:, None]
+    if not cells.any():
+        return 0
+    r, c = np.nonzero(cells)
+    block.kwh_import[r, c] = block.kwh_import[r, c] * factor[r]
+    block.rule[r, c] = RULE["linear_register"]
     return len(r)

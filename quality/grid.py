@@ -29,7 +29,7 @@ RULES = (
     "no_reading", "negative_value", "off_grid_timestamp", "future_timestamp", "unparsable",
     "absurd_value", "spike", "outside_active_period",
     # estimation methods
-    "linear_interpolation", "like_day", "like_day_register",
+    "linear_interpolation", "linear_register", "like_day", "like_day_register",
     # flags on measured values (the value is kept)
     "flat_line", "zero_run", "unknown_meter",
 )

@@ -581,13 +581,14 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
         quarantine.append(rows)
         findings.append(found)
     estimate.linear(block, max_gap_minutes=settings.max_interpolation_gap_minutes)
+    register = _align(block, day.registers, "register_delta_kwh")
+    estimate.scale_to_register(block, register)
     if (block.quality == MISSING).any():
         need = block.meter_ids.filter(pl.Series((block.quality == MISSING).any(axis=1)))
         profile, profile_sources = like_day_profile(warehouse, day.day, need,
                                                     settings=settings)
         day.sources.update(profile_sources)
-        estimate.like_day(block, _profile_matrix(block, profile),
-                          _align(block, day.registers, "register_delta_kwh"))
+        estimate.like_day(block, _profile_matrix(block, profile), register)
     findings += _flags(block, ctx, day.periods, before, day.history, delivered=delivered,
                        settings=settings)
     return quarantine, findings
@@ -692,16 +693,32 @@ def _day_findings(silver: pl.DataFrame, day: _Day, *,
                           settings=settings),
         rules.multiplier_jumps(
             per_meter.filter(pl.col("_measured") >= 0.9 * pl.col("n_intervals")),
-            # history of like days, without days already judged a jump
-            day.history.like(day.day).filter(
-                (pl.col("n_measured") > 0)
-                & ~pl.col("rules").str.contains("multiplier_jump", literal=True)),
-            settings=settings),
+            _jump_history(day, settings=settings), settings=settings),
         rules.clock_events(day.events.filter(pl.col("event_code").is_in(CLOCK_CODES)),
                            timedelta(minutes=settings.interval_minutes)),
         _transformer_zero_days(per_meter, day.events, day.meters),
     ]
     return parts
+
+
+def _jump_history(day: _Day, *, settings: Settings) -> pl.DataFrame:
+    """Earlier days a meter's energy is compared with for multiplier jumps.
+
+    Like days (working day / Saturday / off) without a day already judged a jump or a
+    stuck meter. Households and street lights use the same energy whatever the day type,
+    so while they have too few like days, any earlier day serves.
+    """
+    usable = (pl.col("n_measured") > 0) & ~pl.col("rules").str.contains(
+        "multiplier_jump|flat_line")
+    like = day.history.like(day.day).filter(usable)
+    enough = like.group_by("meter_id").len().filter(
+        pl.col("len") >= settings.multiplier_min_history_days)["meter_id"]
+    steady = day.attrs.filter(pl.col("customer_group").is_in(
+        ["residential", "public_lighting"]))["meter_id"]
+    fallback = day.history.meter_days.filter(
+        usable & pl.col("meter_id").is_in(steady.implode())
+        & ~pl.col("meter_id").is_in(enough.implode()))
+    return pl.concat([like, fallback])
 
 
 def _transformer_zero_days(per_meter: pl.DataFrame, events: pl.DataFrame,
