@@ -8,10 +8,11 @@ power off/on) explain shifted or zero intervals.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import polars as pl
 
+from quality.days import shift_day
 from quality.parse import instant, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse
@@ -33,20 +34,23 @@ def _rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], kind: st
     return scan_bronze(warehouse, kind, files).collect()
 
 
-def register_sources(manifest: dict[str, dict[str, object]], start: datetime,
-                     day: str) -> dict[str, str]:
+def _register_days(day: str) -> list[str]:
+    """Local dates of the two reads a day's delta needs: its own midnight and the next."""
+    return [day, shift_day(day, 1)]
+
+
+def register_sources(manifest: dict[str, dict[str, object]], day: str) -> dict[str, str]:
     """The register files a day's delta is read from (name → load id)."""
-    after = (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
-    files = current_files(manifest, "registers", day)
-    files.update(current_files(manifest, "registers", after))
+    files: dict[str, str] = {}
+    for date in _register_days(day):
+        files.update(current_files(manifest, "registers", date))
     return {f"registers:{name}": load for name, load in files.items()}
 
 
 def register_deltas(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
                     start: datetime, end: datetime) -> pl.DataFrame:
     """meter_id → register_delta_kwh for the day (reads exactly at both midnights)."""
-    after = (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
-    raw = _rows(warehouse, manifest, "registers", [day, after])
+    raw = _rows(warehouse, manifest, "registers", _register_days(day))
     schema: dict[str, pl.DataType] = {"meter_id": pl.String(),
                                       "register_delta_kwh": pl.Float64()}
     if raw is None:

@@ -457,8 +457,8 @@ class _Day:
     sources: dict[str, str]
 
     @classmethod
-    def read(cls, warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
-             files: dict[str, str], *, settings: Settings) -> _Day:
+    def read(cls, warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str, *,
+             settings: Settings) -> _Day:
         start, end = day_bounds(day, settings)
         all_meters = warehouse.scan("meters").collect()
         meters = meters_valid_on(all_meters, start, end)
@@ -470,11 +470,7 @@ class _Day:
             ((pl.col("valid_from") > start) | (pl.col("valid_to") < end).fill_null(False))
             .alias("_partial"))
         history = History.read(warehouse, day)
-        meta = read_meta(warehouse.partition_dir("meters"))
-        sources = {**files, **register_sources(manifest, start, day),
-                   **event_sources(manifest, day), **history.sources,
-                   "meters": meta.checksum if meta else "",
-                   "edits": edit_sources(day, settings=settings)}
+        sources = readings_sources(warehouse, day, settings=settings, history=history)
         return cls(day, start, end, meters, attrs, periods, history,
                    register_deltas(warehouse, manifest, day, start, end),
                    day_events(warehouse, manifest, day, start, end), sources)
@@ -494,7 +490,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     rows_in = good.height + quarantined.height
     unique, dropped, conflicts, dup_findings = deduplicate(good)
     del good  # (a province day: one copy of the typed rows at a time)
-    inputs = _Day.read(warehouse, manifest, day, files, settings=settings)
+    inputs = _Day.read(warehouse, manifest, day, settings=settings)
     expected = inputs.meters["meter_id"].unique()
     # A day the deliveries barely touch (rows of a meter with a fast clock spilling over
     # midnight) is not judged meter by meter: its own delivery has not come yet.
@@ -786,17 +782,19 @@ def quality_day(silver: pl.DataFrame, attrs: pl.DataFrame,
 
 # --- which days, in which order ---------------------------------------------------------
 
-def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings) -> dict[str, str]:
-    """What a day's silver was built from, as it stands now (compared with the catalog)."""
+def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings,
+                     history: History | None = None) -> dict[str, str]:
+    """What a day's silver is built from, as it stands now (compared with the catalog).
+
+    Like-day readings are added by the build itself, as it finds which meters need them.
+    """
     manifest = read_manifest(warehouse)
-    start, _ = day_bounds(day, settings)
-    sources = {**current_files(manifest, "readings", day),
-               **register_sources(manifest, start, day), **event_sources(manifest, day),
-               **History.read(warehouse, day).sources}
+    history = history or History.read(warehouse, day)
     meta = read_meta(warehouse.partition_dir("meters"))
-    sources["meters"] = meta.checksum if meta else ""
-    sources["edits"] = edit_sources(day, settings=settings)
-    return sources
+    return {**current_files(manifest, "readings", day), **register_sources(manifest, day),
+            **event_sources(manifest, day), **history.sources,
+            "meters": meta.checksum if meta else "",
+            "edits": edit_sources(day, settings=settings)}
 
 
 def _stale(warehouse: Warehouse, day: str, *, settings: Settings) -> bool:
