@@ -153,7 +153,7 @@ def ingest(
                   f"{result.rows_loaded:,} loaded into bronze; "
                   f"{len(result.quarantined)} file(s) quarantined whole")
     totals = vee_totals(result.dates, settings=settings)
-    if totals:
+    if totals.get("days"):
         console.print(
             f"VEE of {totals['days']} day(s): {totals['rows_in']:,} rows = "
             f"{totals['accepted']:,} accepted + {totals['duplicates_dropped']:,} exact "
@@ -161,6 +161,10 @@ def ingest(
             f"{totals['rejected_estimated']:,} rejected and estimated, "
             f"{totals['estimated']:,} intervals estimated, {totals['missing']:,} missing; "
             f"{totals.get('findings', 0):,} findings (silver/findings)")
+    if totals.get("waiting_days"):
+        console.print(
+            f"{totals['waiting_rows']:,} rows wait in bronze for {totals['waiting_days']} "
+            "day(s) whose own delivery has not arrived (rows spilling over midnight)")
     docs = data_docs_index(settings=settings)
     if docs is not None:
         console.print(f"Data Docs (Great Expectations): {docs}")

@@ -101,8 +101,9 @@ class Settings(BaseSettings):
         24, description="This many equal non-zero consecutive values is a flat line [intervals]."
     )
     day_delivered_share: float = Field(
-        0.5, description="A day counts as delivered (and every expected meter without data "
-        "is a finding) once this share of its intervals has arrived [0-1]."
+        0.5, description="A delivery is a day's own (the day is built, and every expected "
+        "meter without data is a finding) when it holds at least this share of the rows of "
+        "its fullest day; fewer are rows spilling over midnight, which wait [0-1]."
     )
     completeness_threshold: float = Field(
         0.95, description="Balances with a lower measured share are unreliable [0-1]."

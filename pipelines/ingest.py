@@ -74,7 +74,8 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
                 "kind": outcome.kind, "sha256": outcome.sha256, "status": outcome.status,
                 "size": size, "mtime": mtime,
                 "load_id": load_id if outcome.status == "loaded" else None,
-                "dates": outcome.dates, "rows": outcome.rows_loaded, "reason": outcome.reason,
+                "dates": outcome.dates, "date_rows": outcome.date_rows,
+                "rows": outcome.rows_loaded, "reason": outcome.reason,
             }
     result = IngestResult(load_id=load_id, files=outcomes)
     write_json(manifest_path(warehouse), manifest)

@@ -3,9 +3,11 @@
 VEE works on whole meter-days. Holding a day as dense arrays (meters × intervals, NaN
 where nothing was delivered) makes every rule and estimate a vectorised array operation,
 so a province day (300,000 meters × 48) is checked in seconds, and "complete the grid" is
-the shape itself. Meters of different cadences (15, 30, 60 minutes) live in separate
-blocks. Quality and rule are small integer codes per cell, named by ``QUALITIES`` and
-``RULES``; ``to_frame`` turns a block back into silver rows.
+the shape itself. Rows that fall on a cell another row also falls on (duplicates) are not
+placed: the block keeps them in ``collisions`` for the caller to resolve and ``place``.
+Meters of different cadences (15, 30, 60 minutes) live in separate blocks. Quality and
+rule are small integer codes per cell, named by ``QUALITIES`` and ``RULES``;
+``to_frame`` turns a block back into silver rows.
 """
 
 from __future__ import annotations
@@ -47,6 +49,21 @@ class Block:
     kwh_export: np.ndarray    # float64, NaN = no value
     quality: np.ndarray       # int8 codes of QUALITIES
     rule: np.ndarray          # int16 codes of RULES
+    collisions: pl.DataFrame | None = None  # rows sharing a cell, not placed
+
+    def place(self, rows: pl.DataFrame) -> None:
+        """Put measured values of rows (at most one per cell) on the grid."""
+        self._put(_flat(self, rows), rows, np.ones(rows.height, dtype=bool))
+
+    def _put(self, flat: np.ndarray, rows: pl.DataFrame, keep: np.ndarray) -> None:
+        """Values of the ``keep`` rows at their flat cell index (-1: off the grid)."""
+        keep = keep & (flat >= 0)
+        cells = flat[keep]
+        self.kwh_import.ravel()[cells] = rows["kwh_import"].to_numpy().astype(np.float64)[keep]
+        self.kwh_export.ravel()[cells] = rows["kwh_export"].fill_null(np.nan).to_numpy() \
+            .astype(np.float64)[keep]
+        self.quality.ravel()[cells] = MEASURED
+        self.rule.ravel()[cells] = 0
 
     @property
     def per_day(self) -> int:
@@ -90,14 +107,17 @@ def _named(codes: np.ndarray, names: tuple[str | None, ...]) -> pl.Series:
 
 def build_blocks(rows: pl.DataFrame, expected: pl.Series, start: datetime, *,
                  default_minutes: int) -> Iterator[Block]:
-    """Blocks of the day from typed, de-duplicated rows of the day.
+    """Blocks of the day from typed rows of the day.
 
     Args:
         rows: meter_id, interval_end (UTC, on the meter's grid), interval_minutes,
-            kwh_import, kwh_export — at most one row per (meter, interval_end).
+            kwh_import, kwh_export (other columns ride along into ``collisions``).
         expected: meter ids that should report this day (every one gets a full row).
         start: the UTC instant of local midnight starting the day.
         default_minutes: cadence of meters without any reading this day.
+
+    Duplicates are found on the grid itself: rows landing on a cell that another row
+    also lands on are left out and handed back in ``Block.collisions``.
 
     """
     cadences = rows["interval_minutes"].unique().drop_nulls()
@@ -124,38 +144,29 @@ def build_blocks(rows: pl.DataFrame, expected: pl.Series, start: datetime, *,
             rule=np.full((n, per), RULE["no_reading"], dtype=np.int16),
         )
         mine = rows if single else rows.join(ids.select("meter_id"), on="meter_id", how="semi")
-        cells = _cells(block, mine)
-        if cells is not None:
-            flat, imp, exp = cells
-            block.kwh_import.ravel()[flat] = imp
-            block.kwh_export.ravel()[flat] = exp
-            block.quality.ravel()[flat] = MEASURED
-            block.rule.ravel()[flat] = 0
+        flat = _flat(block, mine)
+        taken = np.bincount(flat[flat >= 0], minlength=n * per)
+        shared = (flat >= 0) & (taken[np.maximum(flat, 0)] > 1)
+        if shared.any():
+            block.collisions = mine.filter(pl.Series(shared))
+        block._put(flat, mine, ~shared)
         yield block
 
 
-def _cells(block: Block, rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Flat cell index and values of the rows that fall on the block's grid."""
-    if rows.height == 0:
-        return None
+def _flat(block: Block, rows: pl.DataFrame) -> np.ndarray:
+    """Flat cell index of each row (-1 when off the block's grid or its day)."""
     step_us = block.minutes * 60_000_000
     offset = (pl.col("interval_end") - pl.lit(block.start)).dt.total_microseconds()
-    placed = rows.with_columns(
-        (offset // step_us - 1).alias("_slot"), (offset % step_us == 0).alias("_on_grid")
-    ).filter(pl.col("_on_grid") & pl.col("_slot").is_between(0, block.per_day - 1))
-    index = block.index_of(placed["meter_id"])
-    flat = index * block.per_day + placed["_slot"].to_numpy()
-    return (flat, placed["kwh_import"].to_numpy().astype(np.float64),
-            placed["kwh_export"].fill_null(np.nan).to_numpy().astype(np.float64))
+    slot = rows.select(
+        pl.when((offset % step_us == 0) & (offset > 0) & (offset <= step_us * block.per_day))
+        .then(offset // step_us - 1).otherwise(-1).alias("_slot"))["_slot"].to_numpy()
+    index = block.index_of(rows["meter_id"])
+    return np.where((slot >= 0) & (index >= 0), index * block.per_day + slot, -1)
 
 
 def cells_of(block: Block, cells: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Block (row, column) of (meter_id, interval_end) pairs that fall on its grid."""
-    found = _cells(block, cells.with_columns(pl.lit(0.0).alias("kwh_import"),
-                                             pl.lit(None, pl.Float64).alias("kwh_export")))
-    if found is None:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    flat = found[0]
+    flat = _flat(block, cells)
     flat = flat[flat >= 0]
     return flat // block.per_day, flat % block.per_day
 

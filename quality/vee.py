@@ -154,14 +154,14 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
          else pl.lit(None, pl.Float64)).alias("export_"),
         minutes.fill_null(settings.interval_minutes).alias("minutes"),
     )
-    first = pl.col("_entry").cast(pl.String).replace_strict(first_dates, default=None,
-                                                            return_dtype=pl.String)
-    typed = typed.filter(
-        pl.when(pl.col("ts").is_null()).then(first == day).otherwise(pl.col("day") == day)
-    )
+    # an unreadable instant belongs to the first day of its file
+    firsts = [name for name, first in first_dates.items() if first == day]
+    typed = typed.filter((pl.col("day") == day) | (
+        pl.col("ts").is_null() & pl.col("_entry").is_in(firsts)))
     minute_of_day = pl.col("_minute_of_day")
     has_export_text = pl.col("kwh_export").fill_null("").str.strip_chars() != ""
     checks: list[tuple[pl.Expr, str, str]] = [
+        (optional(raw, "_invalid").is_not_null(), "unparsable", ""),  # the reader says why
         (pl.col("meter_id_clean").fill_null("") == "", "unparsable",
          "meter_id is empty: give the meter's id"),
         (pl.col("ts").is_null(), "unparsable",
@@ -183,34 +183,28 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
          "kwh_export is not a number"),
         (pl.col("export_") < 0, "negative_value", "kwh_export is negative"),
     ]
-    rule: pl.Expr = pl.lit(None, dtype=pl.String)
-    reason: pl.Expr = pl.lit(None, dtype=pl.String)
-    for failed, name, text in reversed(checks):
-        rule = pl.when(failed).then(pl.lit(name)).otherwise(rule)
-        reason = pl.when(failed).then(pl.lit(text)).otherwise(reason)
-    # A row the reader could not split into the header's columns says why itself.
-    invalid = optional(raw, "_invalid")
-    typed = typed.with_columns(
-        pl.when(invalid.is_not_null()).then(pl.lit("unparsable")).otherwise(rule).alias("rule"),
-        pl.coalesce(invalid, reason).alias("reason"),
-    )
-    rejected = pl.col("reason").is_not_null()
-    rows = typed.select(
-        # the text as received is kept for quarantined rows only (the rest is typed)
-        *[pl.when(rejected).then(pl.col(c)).alias(c)
-          for c in ("meter_id", "interval_end", "kwh_import", "kwh_export")],
-        "meter_id_clean", "ts", "minutes", "import_", "export_", "rule", "reason", "_file",
-        "_row", "_dlt_load_id",
-    ).collect(engine="streaming")
-    bad = rows.filter(pl.col("reason").is_not_null())
-    good = rows.filter(pl.col("reason").is_null()).select(
-        pl.col("meter_id_clean").alias("meter_id"),
-        pl.col("ts").alias("interval_end"),
-        pl.col("minutes").alias("interval_minutes"),
-        pl.col("import_").alias("kwh_import"),
-        pl.col("export_").alias("kwh_export"),
-        "_file", "_row", "_dlt_load_id",
-    )
+    # The first failed check, as a small integer (0: none): rule and reason are written
+    # out for the few rejected rows only.
+    failed_check: pl.Expr = pl.lit(0, dtype=pl.Int8)
+    for number_, (failed, _, _) in reversed(list(enumerate(checks, start=1))):
+        failed_check = pl.when(failed).then(pl.lit(number_, dtype=pl.Int8)).otherwise(
+            failed_check)
+    typed = typed.with_columns(failed_check.alias("_check"))
+    good, bad = pl.collect_all([
+        typed.filter(pl.col("_check") == 0).select(
+            pl.col("meter_id_clean").alias("meter_id"), pl.col("ts").alias("interval_end"),
+            pl.col("minutes").alias("interval_minutes"), pl.col("import_").alias("kwh_import"),
+            pl.col("export_").alias("kwh_export"), "_file", "_row", "_dlt_load_id"),
+        typed.filter(pl.col("_check") != 0).select(
+            "meter_id", "interval_end", "kwh_import", "kwh_export", "_check",
+            optional(raw, "_invalid"), "_file", "_row", "_dlt_load_id"),
+    ], engine="streaming")
+    numbers = pl.Series(range(1, len(checks) + 1), dtype=pl.Int8)
+    bad = bad.with_columns(
+        pl.col("_check").replace_strict(numbers, [rule for _, rule, _ in checks])
+        .alias("rule"),
+        pl.coalesce("_invalid", pl.col("_check").replace_strict(
+            numbers, [reason for _, _, reason in checks])).alias("reason"))
     return good, to_quarantine(bad)
 
 
@@ -219,19 +213,17 @@ def to_quarantine(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
 
 
-def deduplicate(good: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.DataFrame]:
-    """Drop exact duplicates (counted); keep the first of conflicting ones, quarantine rest.
+def deduplicate(dup: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.DataFrame]:
+    """Resolve rows sharing a (meter, interval): drop exact copies, quarantine conflicts.
 
-    Returns (unique rows, exact duplicates dropped, quarantined conflicts, findings).
+    Exact copies are dropped and counted; of conflicting ones the first delivered is kept
+    and the others are quarantined.
+
+    ``dup`` holds only rows whose cell another row also claims (found on the grid).
+    Returns (the row kept per cell, exact duplicates dropped, quarantined conflicts,
+    findings).
     """
     key = ["meter_id", "interval_end"]
-    # A cheap integer key finds the candidates (a hash collision only sends a row through
-    # the exact path below, where it comes out unique).
-    cheap = (pl.col("meter_id").hash(7) + pl.col("interval_end").dt.epoch("s").cast(pl.UInt64))
-    repeated = cheap.is_duplicated()
-    dup = good.filter(repeated)
-    if dup.height == 0:
-        return good, 0, pl.DataFrame(schema=QUARANTINE_SCHEMA), rules.empty_findings()
     ordered = dup.sort("meter_id", "interval_end", "_file", "_row")
     exact = ordered.unique([*key, "kwh_import", "kwh_export"], keep="first",
                            maintain_order=True)
@@ -263,8 +255,7 @@ def deduplicate(good: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl
         pl.format("{} copies, {} distinct values; kept {} kWh", "_copies", "_values", "_kept")
         .alias("evidence"),
     ).cast(rules.FINDINGS_SCHEMA)  # type: ignore[arg-type]
-    unique = pl.concat([good.filter(~repeated), first])
-    return unique, ordered.height - exact.height, to_quarantine(quarantined), findings
+    return first, ordered.height - exact.height, to_quarantine(quarantined), findings
 
 
 def quarantine_findings(quarantined: pl.DataFrame) -> pl.DataFrame:
@@ -382,7 +373,9 @@ def _reject(block: Block, mask: np.ndarray, rule: str, lineage: pl.DataFrame, re
     r, c = np.nonzero(mask)
     cells = pl.DataFrame({"meter_id": block.meter_ids.gather(pl.Series(r)),
                           "interval_end": block.ends().gather(pl.Series(c))})
-    near = lineage.filter(pl.col("meter_id").is_in(cells["meter_id"].unique().implode()))
+    near = lineage.filter(pl.col("meter_id").is_in(cells["meter_id"].unique().implode())).sort(
+        "meter_id", "interval_end", "_file", "_row").unique(  # of duplicates, the kept row
+        ["meter_id", "interval_end"], keep="first", maintain_order=True)
     rows = cells.join(near, on=["meter_id", "interval_end"], how="left").select(
         "meter_id", pl.col("interval_end").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
         pl.col("kwh_import").cast(pl.String), pl.col("kwh_export").cast(pl.String),
@@ -488,29 +481,33 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     good, quarantined = parse_readings(scan_bronze(warehouse, "readings", files), day,
                                        first_dates, settings=settings)
     rows_in = good.height + quarantined.height
-    unique, dropped, conflicts, dup_findings = deduplicate(good)
-    del good  # (a province day: one copy of the typed rows at a time)
     inputs = _Day.read(warehouse, manifest, day, settings=settings)
     expected = inputs.meters["meter_id"].unique()
     # A day the deliveries barely touch (rows of a meter with a fast clock spilling over
     # midnight) is not judged meter by meter: its own delivery has not come yet.
-    delivered = unique.height >= settings.day_delivered_share * expected.len() * (
-        1440 // settings.interval_minutes)
-    blocks = list(build_blocks(unique.select("meter_id", "interval_end", "interval_minutes",
-                                             "kwh_import", "kwh_export"),
-                               expected, inputs.start, default_minutes=settings.interval_minutes))
-    quarantine_parts = [quarantined, conflicts]
-    finding_parts = [quarantine_findings(quarantined), dup_findings]
-    lineage = unique.select("meter_id", "interval_end", "kwh_import", "kwh_export", "_file",
-                            "_row", "_dlt_load_id")
+    delivered = own_delivery(manifest, day, settings=settings)
+    blocks = list(build_blocks(good, expected, inputs.start,
+                               default_minutes=settings.interval_minutes))
+    quarantine_parts = [quarantined]
+    finding_parts = [quarantine_findings(quarantined)]
+    dropped = 0
+    for block in blocks:  # duplicates: rows the grid found sharing a cell
+        if block.collisions is not None:
+            first, copies, conflicts, dup_findings = deduplicate(block.collisions)
+            block.place(first)
+            dropped += copies
+            quarantine_parts.append(conflicts)
+            finding_parts.append(dup_findings)
+    resolved = len(quarantine_parts)
     rejected_rows = _rejected_cells(quarantined, settings=settings)
     for block in blocks:
-        rows, found = _vee_block(block, inputs, lineage, rejected_rows, warehouse,
+        rows, found = _vee_block(block, inputs, good, rejected_rows, warehouse,
                                  delivered=delivered, settings=settings)
         quarantine_parts += rows
         finding_parts += found
-    accepted = unique.height
-    del unique, lineage  # free the typed rows before silver is built
+    conflicting = sum(part.height for part in quarantine_parts[1:resolved])
+    accepted = good.height - dropped - conflicting
+    del good  # free the typed rows before silver is built
     silver = pl.concat([b.to_frame() for b in blocks]) if blocks else pl.DataFrame(
         schema=SILVER_READINGS_SCHEMA)
     several = len(blocks) > 1  # cadences: rows are then not ordered by meter overall
@@ -523,11 +520,11 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         finding_parts.append(_partial_day_finding(silver, day))
     finding_parts += _day_findings(silver, inputs, settings=settings)
     findings = pl.concat(finding_parts).sort("level", "node_id", "first_interval_end", "rule")
-    rejected = sum(part.height for part in quarantine_parts[2:])
+    rejected = sum(part.height for part in quarantine_parts[resolved:])
     quarantine = pl.concat(quarantine_parts)
     counts = VeeCounts(
         date=day, rows_in=rows_in, accepted=accepted,
-        duplicates_dropped=dropped, quarantined=quarantined.height + conflicts.height,
+        duplicates_dropped=dropped, quarantined=quarantined.height + conflicting,
         rejected_estimated=rejected,
         estimated=int((silver["quality"] == "estimated").sum()),
         missing=int((silver["quality"] == "missing").sum()),
@@ -818,27 +815,78 @@ def delivered_days(warehouse: Warehouse) -> list[str]:
                    and e.get("status", "loaded") == "loaded" for d in e["dates"]})
 
 
+def own_delivery(manifest: dict[str, dict[str, object]], day: str, *,
+                 settings: Settings) -> bool:
+    """Whether the day's own delivery has arrived (not only rows spilling over midnight).
+
+    A delivery is a day's own when it holds at least ``day_delivered_share`` as many rows
+    for that day as for its fullest day: a day file for its day, a week file for each of
+    its days, but not a day file for the next day that its fast-clock meters reach.
+    Deliveries that did not count their rows per date are taken as the day's own.
+    """
+    for name in current_files(manifest, "readings", day):
+        counts = manifest[name].get("date_rows")
+        if not isinstance(counts, dict) or not counts:
+            return True
+        if int(counts.get(day, 0)) >= settings.day_delivered_share * max(counts.values()):
+            return True
+    return False
+
+
+def _waiting_rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
+                  *, settings: Settings) -> int | None:
+    """Rows held in bronze for a day never built whose own delivery has not arrived.
+
+    None when the day is to be built: its delivery is there, or it was built before (a
+    built day always follows its sources).
+    """
+    if own_delivery(manifest, day, settings=settings) or read_meta(
+            warehouse.partition_dir("readings", {"date": day})) is not None:
+        return None
+    counts = [manifest[name]["date_rows"] for name in current_files(manifest, "readings", day)]
+    return sum(int(c.get(day, 0)) for c in counts if isinstance(c, dict))
+
+
 def pending_days(*, settings: Settings) -> list[str]:
-    """Days whose silver is absent or older than what it depends on, ascending."""
+    """Days whose silver is absent or older than what it depends on, ascending.
+
+    Days whose own delivery has not arrived wait (see ``vee_pending``).
+    """
     warehouse = Warehouse.at(settings.warehouse)
-    return [d for d in delivered_days(warehouse) if _stale(warehouse, d, settings=settings)]
+    manifest = read_manifest(warehouse)
+    return [d for d in delivered_days(warehouse) if _stale(warehouse, d, settings=settings)
+            and _waiting_rows(warehouse, manifest, d, settings=settings) is None]
 
 
 def vee_pending(*, settings: Settings,
                 on_day: Callable[[str], object] | None = None) -> list[VeeCounts]:
-    """Build every stale day in date order (a rebuilt day may make later days stale)."""
+    """Build every stale day in date order (a rebuilt day may make later days stale).
+
+    A day that only a few rows spilling over midnight touch is not built: its rows wait
+    in bronze for the day's own delivery, recorded in the day's VEE record.
+    """
     warehouse = Warehouse.at(settings.warehouse)
+    manifest = read_manifest(warehouse)
     done = []
     for day in delivered_days(warehouse):
-        if _stale(warehouse, day, settings=settings):
-            done.append(vee_day(day, settings=settings))
-            if on_day is not None:
-                on_day(day)
+        if not _stale(warehouse, day, settings=settings):
+            continue
+        held = _waiting_rows(warehouse, manifest, day, settings=settings)
+        if held is not None:
+            write_json(warehouse.state / "vee" / f"{day}.json",
+                       {"date": day, "waiting_rows": held})
+            continue
+        done.append(vee_day(day, settings=settings))
+        if on_day is not None:
+            on_day(day)
     return done
 
 
 def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
-    """Reconciliation of the given days summed from their VEE records (empty: none)."""
+    """Reconciliation of the given days summed from their VEE records (empty: none).
+
+    Days waiting for their own delivery add to ``waiting_days`` and ``waiting_rows``.
+    """
     warehouse = Warehouse.at(settings.warehouse)
     totals: dict[str, int] = {}
     for day in days:
@@ -846,9 +894,9 @@ def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
         if not path.exists():
             continue
         record = json.loads(path.read_text(encoding="utf-8"))
-        totals["days"] = totals.get("days", 0) + 1
+        counted = "waiting_days" if "waiting_rows" in record else "days"
+        totals[counted] = totals.get(counted, 0) + 1
         for key, value in record.items():
             if key != "date":
                 totals[key] = totals.get(key, 0) + int(value)
     return totals
-

@@ -10,6 +10,7 @@ file of any size loads in bounded memory.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -36,6 +37,7 @@ class FileOutcome:
     rows_seen: int = 0
     rows_loaded: int = 0
     dates: list[str] = field(default_factory=list)
+    date_rows: dict[str, int] = field(default_factory=dict)  # rows per local date
     reason: str | None = None
 
 
@@ -58,7 +60,7 @@ def _file_resource(
             seen[file.name] = file.sha256
             outcome = FileOutcome(file.name, kind, file.sha256, "loaded")
             outcomes.append(outcome)
-            dates: set[str] = set()
+            dates: Counter[str] = Counter()
             try:
                 raw = open_raw(file, profiles, default_minutes=default_minutes)
                 for batch in raw.batches:
@@ -72,6 +74,7 @@ def _file_resource(
                 continue
             outcome.rows_loaded = outcome.rows_seen
             outcome.dates = sorted(dates)
+            outcome.date_rows = dict(sorted(dates.items()))
 
     return load_kind
 

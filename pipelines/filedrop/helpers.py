@@ -13,7 +13,6 @@ import fsspec
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 from fsspec.spec import AbstractFileSystem
 
 from ami.errors import ConfigError, TransientError
@@ -126,29 +125,24 @@ def release(files: list[LandingFile]) -> None:
             client.close()
 
 
-def local_dates(rows: pl.DataFrame | pa.Table, kind: str, tz: ZoneInfo) -> list[str]:
-    """Local dates (YYYY-MM-DD) that the parsable instants of ``rows`` touch.
+def local_dates(rows: pl.DataFrame | pa.Table, kind: str, tz: ZoneInfo) -> dict[str, int]:
+    """Rows per local date (YYYY-MM-DD) of the parsable instants of ``rows``.
 
-    An interval labelled by its end at local midnight belongs to the day before.
+    An interval labelled by its end at local midnight belongs to the day before. VEE
+    uses the counts to tell a day's own delivery from a few rows spilling over midnight.
     """
     column = TIME_COLUMNS.get(kind)
     table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
     if column is None or column not in table.column_names:
-        return []
+        return {}
     # A day's file holds few distinct instants: parse each once.
-    distinct = pc.unique(table[column])
-    instants = pl.Series(distinct).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC",
-                                                   strict=False)
+    distinct = pl.Series("text", table[column]).cast(pl.String).value_counts(name="rows")
     offset = "-1us" if kind == "readings" else "0us"
-    dates = (
-        instants.drop_nulls()
-        .dt.convert_time_zone(str(tz))
-        .dt.offset_by(offset)
-        .dt.date()
-        .unique()
-        .sort()
-    )
-    return [d.isoformat() for d in dates]
+    counts = distinct.select(
+        pl.col("text").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC", strict=False)
+        .dt.convert_time_zone(str(tz)).dt.offset_by(offset).dt.date().alias("date"), "rows",
+    ).drop_nulls("date").group_by("date").agg(pl.col("rows").sum()).sort("date")
+    return {d.isoformat(): int(n) for d, n in counts.iter_rows()}
 
 
 def with_lineage(table: pa.Table, file: LandingFile, profile: str) -> pa.Table:

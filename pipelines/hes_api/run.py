@@ -111,9 +111,10 @@ def register_loads(warehouse: Warehouse, load_ids: list[str], *, settings: Setti
         rows = pl.scan_parquet(parts).filter(
             pl.col("_dlt_load_id").cast(pl.String) == load_id).select("interval_end").collect()
         if rows.height:
+            date_rows = local_dates(rows, "readings", settings.tz)
             manifest[manifest_name(load_id)] = {
                 "kind": "readings", "sha256": "", "status": "loaded", "load_id": load_id,
-                "dataset": DATASET, "dates": local_dates(rows, "readings", settings.tz),
+                "dataset": DATASET, "dates": sorted(date_rows), "date_rows": date_rows,
                 "rows": rows.height, "reason": None,
             }
     write_json(manifest_path(warehouse), manifest)

@@ -110,3 +110,33 @@ def test_rerun_is_idempotent(silver: pl.DataFrame, settings: Settings, tmp_path:
     assert result.rows_loaded == 0  # a re-delivered identical file loads nothing
     after = (wh.partition_dir("readings", {"date": "2026-10-01"}) / "part-0.parquet").read_bytes()
     assert before == after
+
+
+def test_rows_spilling_over_midnight_wait_for_their_days_delivery(
+        settings: Settings, tmp_path: Path) -> None:
+    from quality.vee import vee_totals
+
+    landing = tmp_path / "landing"
+    write_landing(landing)
+    day1 = landing / "readings_2026-10-01.csv"
+    # a meter with a fast clock: its next two intervals (2026-10-02 local) ride along
+    day1.write_text(day1.read_text() + f"PC1,{stamp(49)},30,0.61,\nPC1,{stamp(50)},30,0.62,\n")
+    run_chain_direct(str(landing), settings=settings)
+    wh = Warehouse.at(settings.warehouse)
+    assert wh.partitions("readings", "date") == ["2026-10-01"]  # 2026-10-02 is not judged
+    totals = vee_totals(["2026-10-01", "2026-10-02"], settings=settings)
+    assert (totals["days"], totals["waiting_days"], totals["waiting_rows"]) == (1, 1, 2)
+
+    # the day's own delivery arrives: the day is built with the rows that waited
+    lines = ["meter_id,interval_end,interval_minutes,kwh_import,kwh_export"]
+    lines += [f"{m},{stamp(k)},30,0.4," for k in range(49, 97) for m in ("TT-A", "PC1", "PC2",
+                                                                         "PC3")
+              if not (m == "PC1" and k in (49, 50))]
+    (landing / "readings_2026-10-02.csv").write_text("\n".join(lines) + "\n")
+    run_chain_direct(str(landing), settings=settings)
+    assert wh.partitions("readings", "date") == ["2026-10-01", "2026-10-02"]
+    day2 = wh.scan("readings", date="2026-10-02").collect()
+    assert value(day2, "PC1", 49)["kwh_import"] == pytest.approx(0.61)
+    assert value(day2, "PC1", 50)["quality"] == "measured"
+    assert day2.height == 4 * 48 and (day2["quality"] == "measured").all()
+    assert vee_totals(["2026-10-02"], settings=settings)["rows_in"] == 4 * 48
