@@ -14,7 +14,7 @@ import polars as pl
 
 from ami.errors import NoDataError
 from ami.settings import Settings
-from warehouse import Warehouse, read_meta, write_partition
+from warehouse import Warehouse, partition_meta, write_partition
 
 LEVELS = ("transformer", "feeder", "branch", "province")
 LEVEL_COLUMN = {"transformer": "transformer_id", "feeder": "feeder_id", "branch": "branch_id"}
@@ -102,7 +102,7 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings) -> p
 def build_day(day: str, *, settings: Settings) -> int:
     """Gold meter-day energy and day balances of one local day; returns node count."""
     warehouse = Warehouse.at(settings.warehouse)
-    readings_meta = read_meta(warehouse.partition_dir("readings", {"date": day}))
+    readings_meta = partition_meta(warehouse, "readings", {"date": day})
     if readings_meta is None:
         raise NoDataError(f"no silver readings for {day}", fix="run VEE for that day first")
     readings = warehouse.scan("readings", date=day).drop("date").collect()
@@ -123,8 +123,8 @@ def pending_gold_days(*, settings: Settings) -> list[str]:
     warehouse = Warehouse.at(settings.warehouse)
     stale = []
     for day in warehouse.partitions("readings", "date"):
-        silver = read_meta(warehouse.partition_dir("readings", {"date": day}))
-        gold = read_meta(warehouse.partition_dir("balance_day", {"date": day}))
+        silver = partition_meta(warehouse, "readings", {"date": day})
+        gold = partition_meta(warehouse, "balance_day", {"date": day})
         if silver and (gold is None or gold.sources.get("readings") != silver.checksum):
             stale.append(day)
     return stale
@@ -148,8 +148,8 @@ def build_month(month: str, *, settings: Settings) -> int:
     ).join(topo, on="transformer_id", how="left")
     balances = roll_up(summed, period=month, settings=settings)
     sources = {
-        d: (meta.checksum if (meta := read_meta(
-            warehouse.partition_dir("balance_day", {"date": d}))) else "")
+        d: (meta.checksum if (meta := partition_meta(
+            warehouse, "balance_day", {"date": d})) else "")
         for d in days
     }
     write_partition(balances, "balance_month", {"month": month}, warehouse=warehouse,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import dlt
+from dlt.common.configuration.specs import AwsCredentials
+from dlt.common.typing import TSecretStrValue
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
@@ -20,10 +24,23 @@ def bronze_pipeline(name: str, dataset: str, *, warehouse: Warehouse) -> dlt.Pip
     dlt.config["load.delete_completed_jobs"] = True
     return dlt.pipeline(
         pipeline_name=name,
-        destination=dlt.destinations.filesystem(bucket_url=str(warehouse.bronze.resolve())),
+        destination=dlt.destinations.filesystem(bucket_url=warehouse.bronze,
+                                                credentials=_credentials(warehouse)),
         dataset_name=dataset,
-        pipelines_dir=str((warehouse.state / "dlt").resolve()),
+        pipelines_dir=str(warehouse.work / "dlt"),
     )
+
+
+def _credentials(warehouse: Warehouse) -> AwsCredentials | None:
+    """S3 credentials from the standard AWS variables (None: local, or dlt's own lookup)."""
+    if warehouse.local or not os.environ.get("AWS_ACCESS_KEY_ID"):
+        return None
+    credentials = AwsCredentials()
+    credentials.aws_access_key_id = os.environ["AWS_ACCESS_KEY_ID"]
+    credentials.aws_secret_access_key = TSecretStrValue(os.environ.get("AWS_SECRET_ACCESS_KEY"))
+    credentials.region_name = os.environ.get("AWS_DEFAULT_REGION")
+    credentials.endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
+    return credentials
 
 
 def run_into_bronze(pipeline: dlt.Pipeline, source: DltSource) -> list[str]:

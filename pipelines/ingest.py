@@ -17,7 +17,7 @@ from pipelines.filedrop.helpers import list_landing, redact, release
 from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.settings import DATASET
 from warehouse import Warehouse
-from warehouse.state import manifest_path, read_manifest, write_json
+from warehouse.state import MANIFEST, read_manifest, write_json
 
 PIPELINE_NAME = "ami_filedrop"
 
@@ -78,10 +78,10 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
                 "rows": outcome.rows_loaded, "reason": outcome.reason,
             }
     result = IngestResult(load_id=load_id, files=outcomes)
-    write_json(manifest_path(warehouse), manifest)
+    write_json(warehouse, MANIFEST, manifest)
     if load_id is not None:
         write_json(
-            warehouse.state / "ingest" / "loads" / f"{load_id}.json",
+            warehouse, f"ingest/loads/{load_id}.json",
             {"load_id": load_id, "landing": redact(str(landing)),
              "files": [asdict(f) for f in outcomes],
              "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,

@@ -28,21 +28,19 @@ made the edit can see it did not apply.
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from ami.errors import InputError, NoDataError, TransientError
+from ami.errors import InputError, NoDataError
 from ami.settings import Settings
 from quality.days import day_bounds
 from quality.parse import instant, number
 from warehouse import Warehouse, write_table
+from warehouse.locks import exclusive
 
 #: Resolution on which every valid interval end lies [min] (the gcd of VALID_INTERVALS
 #: in quality.vee).
@@ -417,29 +415,10 @@ def _check_meters(edits: pl.DataFrame, warehouse: Warehouse) -> None:
         )
 
 
-@contextmanager
-def _exclusive(warehouse: Warehouse) -> Iterator[None]:
+def _exclusive(warehouse: Warehouse) -> AbstractContextManager[None]:
     """Hold the warehouse's edits lock (released by the kernel if the process dies)."""
-    path = warehouse.state / "edits.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TransientError(
-                        f"another process has been recording edits for over "
-                        f"{LOCK_TIMEOUT_SECONDS:.0f} s ({path})",
-                        fix="retry in a moment",
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return exclusive(warehouse.work / "edits.lock", "recording edits",
+                     timeout=LOCK_TIMEOUT_SECONDS)
 
 
 # --- the edits of a day ---------------------------------------------------------------

@@ -759,7 +759,7 @@ def _check(layer: _Layer, days: list[str], *, settings: Settings) -> list[GateRe
         record = asdict(result) | {"docs_path": str(result.docs_path),
                                    "docs_pages": [str(p) for p in result.docs_pages],
                                    "facts": facts, "sampled": sampled}
-        write_json(warehouse.state / "gx" / layer.suite / f"{day}.json", record)
+        write_json(warehouse, f"gx/{layer.suite}/{day}.json", record)
         results.append(result)
         if decision == "block":
             blocked.append(result)

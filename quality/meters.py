@@ -117,9 +117,9 @@ def build_meters(*, settings: Settings) -> int:
     current ``meters*`` files of the landing zone are used.
     """
     warehouse = Warehouse.at(settings.warehouse)
-    cmis = sorted((warehouse.bronze / CMIS_DATASET / CMIS_TABLE).glob("*.parquet"))
+    cmis = warehouse.bronze_parts(CMIS_DATASET, CMIS_TABLE)
     if cmis:
-        raw = latest_versions(pl.scan_parquet([str(p) for p in cmis]).collect())
+        raw = latest_versions(warehouse.scan_files(cmis).collect())
         sources = {"cmis": str(raw["_dlt_load_id"].max())}
     else:
         files = current_files(read_manifest(warehouse), "meters")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from ami.errors import NoDataError
@@ -45,12 +43,11 @@ def scan_bronze(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
 
 def _parts(warehouse: Warehouse, dataset: str, kind: str) -> list[str]:
     """Parquet files of one bronze table; a clear error when there are none."""
-    folder: Path = warehouse.bronze / dataset / kind
-    parts = sorted(folder.glob("*.parquet"))
+    parts = warehouse.bronze_parts(dataset, kind)
     if not parts:
-        raise NoDataError(f"no bronze {kind} rows to read in {folder}",
+        raise NoDataError(f"no bronze {kind} rows to read in {warehouse.bronze}/{dataset}",
                           fix="run `ami ingest --landing FOLDER` (or `ami demo`) first")
-    return [str(p) for p in parts]
+    return parts
 
 
 def _text_lineage(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -68,7 +65,7 @@ def _scan_files(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
         schema={"_file": pl.Categorical, "_dlt_load_id": pl.Categorical},
     ).lazy()
     # Files of one table may differ in optional columns; absent ones read as null.
-    frame = pl.scan_parquet(_parts(warehouse, DATASET, kind), missing_columns="insert")
+    frame = warehouse.scan_files(_parts(warehouse, DATASET, kind), missing_columns="insert")
     # The file filter prunes row groups by their statistics before the exact load match.
     frame = _text_lineage(frame.filter(pl.col("_file").is_in(list(files))))
     return frame.join(wanted, on=["_file", "_dlt_load_id"], how="semi").with_columns(
@@ -77,7 +74,7 @@ def _scan_files(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
 
 def _scan_loads(warehouse: Warehouse, kind: str, loads: dict[str, str]) -> pl.LazyFrame:
     """Rows of whole API loads."""
-    frame = _text_lineage(pl.scan_parquet(_parts(warehouse, API_DATASET, kind),
+    frame = _text_lineage(warehouse.scan_files(_parts(warehouse, API_DATASET, kind),
                                           missing_columns="insert"))
     return frame.filter(pl.col("_dlt_load_id").is_in(list(loads.values()))).with_columns(
         (pl.lit(f"{API_DATASET}/") + pl.col("_dlt_load_id").cast(pl.String))

@@ -27,11 +27,9 @@ in date order and rebuilds a day when any partition it was built from changed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -63,8 +61,8 @@ from quality.grid import (
 from quality.meters import meters_valid_on
 from quality.parse import instant, number, optional
 from quality.sources import current_files, scan_bronze
-from warehouse import Warehouse, read_meta, write_partition
-from warehouse.state import read_manifest, write_json
+from warehouse import Warehouse, partition_meta, write_partition
+from warehouse.state import read_json, read_manifest, write_json
 
 __all__ = ["day_bounds", "local_day", "pending_days", "vee_day", "vee_pending", "vee_totals"]
 
@@ -297,12 +295,11 @@ class History:
         frames, sources = [], {}
         for back in range(1, HISTORY_DAYS + 1):
             other = shift_day(day, -back)
-            folder = warehouse.partition_dir("quality_day", {"date": other})
-            meta = read_meta(folder)
+            meta = partition_meta(warehouse, "quality_day", {"date": other})
             if meta is None:
                 continue
             sources[f"quality_day:{other}"] = meta.checksum
-            frames.append(pl.read_parquet(folder / "part-0.parquet").filter(
+            frames.append(warehouse.read("quality_day", {"date": other}).filter(
                 pl.col("level") == "meter").with_columns(pl.lit(other).alias("date")))
         empty = pl.DataFrame(schema={**QUALITY_DAY_SCHEMA, "date": pl.String()})
         frame = pl.concat(frames) if frames else empty
@@ -315,13 +312,12 @@ def like_day_profile(warehouse: Warehouse, day: str, meters: pl.Series, *,
     frames, sources = [], {}
     for week in range(1, settings.like_day_weeks + 1):
         other = shift_day(day, -7 * week)
-        folder = warehouse.partition_dir("readings", {"date": other})
-        meta = read_meta(folder)
+        meta = partition_meta(warehouse, "readings", {"date": other})
         if meta is None:
             continue
         sources[f"readings:{other}"] = meta.checksum
         frames.append(
-            pl.scan_parquet(folder / "part-0.parquet")
+            warehouse.scan_files([warehouse.data_file("readings", {"date": other})])
             .filter(pl.col("meter_id").is_in(meters.implode())
                     & (pl.col("quality") == "measured"))
             .select("meter_id", (pl.col("interval_end").dt.hour().cast(pl.Int32) * 60
@@ -533,7 +529,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
                quality=quality_day(silver, inputs.attrs, findings), audit=audit,
                sources=inputs.sources, sort=several)
-    write_json(warehouse.state / "vee" / f"{day}.json", asdict(counts))
+    write_json(warehouse, f"vee/{day}.json", asdict(counts))
     return counts
 
 
@@ -787,7 +783,7 @@ def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings,
     """
     manifest = read_manifest(warehouse)
     history = history or History.read(warehouse, day)
-    meta = read_meta(warehouse.partition_dir("meters"))
+    meta = partition_meta(warehouse, "meters")
     return {**current_files(manifest, "readings", day), **register_sources(manifest, day),
             **event_sources(manifest, day), **history.sources,
             "meters": meta.checksum if meta else "",
@@ -795,14 +791,14 @@ def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings,
 
 
 def _stale(warehouse: Warehouse, day: str, *, settings: Settings) -> bool:
-    meta = read_meta(warehouse.partition_dir("readings", {"date": day}))
+    meta = partition_meta(warehouse, "readings", {"date": day})
     if meta is None:
         return True
     now = readings_sources(warehouse, day, settings=settings)
     # like-day readings used by the build must still be what they were
     used = {k: v for k, v in meta.sources.items() if k.startswith("readings:")}
     for key, checksum in used.items():
-        other = read_meta(warehouse.partition_dir("readings", {"date": key.split(":", 1)[1]}))
+        other = partition_meta(warehouse, "readings", {"date": key.split(":", 1)[1]})
         if other is None or other.checksum != checksum:
             return True
     return {k: v for k, v in meta.sources.items() if not k.startswith("readings:")} != now
@@ -840,8 +836,8 @@ def _waiting_rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], 
     None when the day is to be built: its delivery is there, or it was built before (a
     built day always follows its sources).
     """
-    if own_delivery(manifest, day, settings=settings) or read_meta(
-            warehouse.partition_dir("readings", {"date": day})) is not None:
+    if own_delivery(manifest, day, settings=settings) or partition_meta(
+            warehouse, "readings", {"date": day}) is not None:
         return None
     counts = [manifest[name]["date_rows"] for name in current_files(manifest, "readings", day)]
     return sum(int(c.get(day, 0)) for c in counts if isinstance(c, dict))
@@ -873,7 +869,7 @@ def vee_pending(*, settings: Settings,
             continue
         held = _waiting_rows(warehouse, manifest, day, settings=settings)
         if held is not None:
-            write_json(warehouse.state / "vee" / f"{day}.json",
+            write_json(warehouse, f"vee/{day}.json",
                        {"date": day, "waiting_rows": held})
             continue
         done.append(vee_day(day, settings=settings))
@@ -890,10 +886,9 @@ def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
     warehouse = Warehouse.at(settings.warehouse)
     totals: dict[str, int] = {}
     for day in days:
-        path: Path = warehouse.state / "vee" / f"{day}.json"
-        if not path.exists():
+        record = read_json(warehouse, f"vee/{day}.json")
+        if record is None:
             continue
-        record = json.loads(path.read_text(encoding="utf-8"))
         counted = "waiting_days" if "waiting_rows" in record else "days"
         totals[counted] = totals.get(counted, 0) + 1
         for key, value in record.items():

@@ -1,12 +1,13 @@
 """Warehouse: where every table lives and how it is written.
 
-Owns the Parquet layout (bronze / silver / gold, Hive-style partitions), the table
-schemas, the atomic partition writer and the catalog of partitions. Every other package
-asks this one for paths and writes through it; nothing else composes warehouse paths.
+Owns the Parquet layout (bronze / silver / gold, Hive-style partitions) on a local folder
+or S3-compatible storage, the table schemas, the atomic partition writer and the catalog
+of partitions. Every other package asks this one for locations and writes through it;
+nothing else composes warehouse paths.
 """
 
-from warehouse.catalog import PartitionMeta, read_meta
+from warehouse.catalog import PartitionMeta, partition_meta
 from warehouse.layout import Warehouse
 from warehouse.writer import write_partition, write_table
 
-__all__ = ["PartitionMeta", "Warehouse", "read_meta", "write_partition", "write_table"]
+__all__ = ["PartitionMeta", "Warehouse", "partition_meta", "write_partition", "write_table"]

@@ -1,7 +1,9 @@
 """The catalog: one small JSON record beside each partition file.
 
-It holds the row count, time range, content checksum and sources of the partition, the
-basis for "nothing lost" audits and for knowing what to recompute when data changes.
+It holds the row count, time range, content checksum, sources (load ids or upstream
+checksums) and write time of the partition: the basis for "nothing lost" audits, for
+``ami warehouse status`` / ``verify``, and for knowing what to recompute when data
+changes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
+
+from warehouse.layout import Warehouse
 
 META_NAME = "_partition.json"
 
@@ -31,26 +36,74 @@ class PartitionMeta:
     written_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
-def file_checksum(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
+def stream_checksum(handle: BinaryIO) -> str:
+    """SHA-256 (hex) of what a binary stream holds, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 
-def write_meta(folder: Path, meta: PartitionMeta) -> None:
-    """Atomically write the catalog record of the partition in ``folder``."""
-    target = folder / META_NAME
-    tmp = folder / f".{META_NAME}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps(asdict(meta), sort_keys=True, indent=1), encoding="utf-8")
+def file_checksum(warehouse: Warehouse, path: str) -> str:
+    """SHA-256 of a warehouse file's bytes (hex)."""
+    with warehouse.fs.open(path, "rb") as handle:
+        return stream_checksum(handle)
+
+
+def write_meta(warehouse: Warehouse, folder: str, meta: PartitionMeta) -> None:
+    """Write the catalog record of the partition in ``folder`` (one atomic put)."""
+    text = json.dumps(asdict(meta), sort_keys=True, indent=1)
+    put_text(warehouse, f"{folder}/{META_NAME}", text)
+
+
+def read_meta(warehouse: Warehouse, folder: str) -> PartitionMeta | None:
+    """The catalog record of the partition in ``folder``, or None when it has none."""
+    text = get_text(warehouse, f"{folder}/{META_NAME}")
+    return None if text is None else PartitionMeta(**json.loads(text))
+
+
+def partition_meta(warehouse: Warehouse, table: str,
+                   partition: dict[str, str] | None = None) -> PartitionMeta | None:
+    """The catalog record of one partition of ``table`` (None when not written)."""
+    return read_meta(warehouse, warehouse.partition_dir(table, partition))
+
+
+def put_text(warehouse: Warehouse, path: str, text: str) -> None:
+    """Replace a small text file atomically (temporary file + rename; one PUT on S3)."""
+    if warehouse.local:
+        replace_local(path, text.encode("utf-8"))
+    else:
+        warehouse.fs.pipe_file(path, text.encode("utf-8"))
+
+
+def get_text(warehouse: Warehouse, path: str) -> str | None:
+    """A small text file's content, or None when it does not exist."""
+    try:
+        with warehouse.fs.open(path, "rb") as handle:
+            return str(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def aside(target: Path) -> Path:
+    """A temporary name beside ``target`` (hidden, ``.tmp``: no reader picks it up)."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+
+
+def switch(tmp: Path, target: Path) -> None:
+    """Make a fully written temporary file the target: flushed to disk, then renamed."""
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
     os.replace(tmp, target)
 
 
-def read_meta(folder: Path) -> PartitionMeta | None:
-    """The catalog record of the partition in ``folder``, or None when it has none."""
-    target = folder / META_NAME
-    if not target.exists():
-        return None
-    return PartitionMeta(**json.loads(target.read_text(encoding="utf-8")))
+def replace_local(path: str, data: bytes) -> None:
+    """Replace a local file with ``data`` atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = aside(target)
+    try:
+        tmp.write_bytes(data)
+        switch(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,41 +1,68 @@
 """Atomic, idempotent partition writes.
 
 A partition is one Parquet file, ``part-0.parquet``, replaced whole: the new content is
-written beside it under a temporary name and switched in with ``os.replace`` (atomic on
-POSIX), so a crash leaves the previous version readable. The same frame always yields
-the same bytes (fixed compression, sorted rows, no timestamps inside the file).
+written aside under a temporary name and switched in with ``os.replace`` (atomic on
+POSIX), or put as one object on S3 (an object appears whole or not at all), so a crash
+leaves the previous version readable. The catalog record follows the data; a crash
+between the two leaves a record whose checksum no longer matches, which ``ami warehouse
+verify`` reports and the next build repairs. The same frame always yields the same bytes
+(fixed compression, sorted rows, no timestamps inside the file). Writers of one partition
+take turns on a lock file; a writer kept waiting too long fails with a clear message.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import polars as pl
 
-from warehouse.catalog import PartitionMeta, file_checksum, write_meta
+from ami.errors import TransientError
+from warehouse.catalog import PartitionMeta, aside, stream_checksum, switch, write_meta
 from warehouse.layout import Warehouse
+from warehouse.locks import exclusive
 
 #: Rows per Parquet row group: large enough for scans, small enough for per-meter reads.
 ROW_GROUP_SIZE = 512 * 1024
+#: How long a writer waits for another writer of the same partition [s].
+LOCK_TIMEOUT_SECONDS = 600.0
 
 
-def _atomic_parquet(frame: pl.DataFrame, target: Path) -> None:
-    """Write ``frame`` to ``target`` via a temporary file and an atomic rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        frame.write_parquet(
-            tmp, compression="zstd", compression_level=3, statistics=True,
-            row_group_size=ROW_GROUP_SIZE,
-        )
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_atomic(warehouse: Warehouse, target: str, write: Callable[[Path], None]) -> str:
+    """Write a file with ``write(local_path)`` and switch it in as ``target`` atomically.
+
+    Locally the file is written beside the target and renamed over it; on S3 it is put as
+    one object. Returns the SHA-256 of the bytes written.
+    """
+    if warehouse.local:
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = aside(path)
+        try:
+            write(tmp)
+            checksum = _checksum(tmp)
+            switch(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return checksum
+    with tempfile.TemporaryDirectory(prefix="ami-part-") as folder:
+        tmp = Path(folder) / "part"
+        write(tmp)
+        checksum = _checksum(tmp)
+        warehouse.fs.put_file(str(tmp), target)
+    return checksum
+
+
+def _checksum(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return stream_checksum(handle)
+
+
+def _parquet_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
+    """Parquet with zstd and statistics, in row groups of ``ROW_GROUP_SIZE``."""
+    return lambda path: frame.write_parquet(path, compression="zstd", compression_level=3,
+                                            statistics=True, row_group_size=ROW_GROUP_SIZE)
 
 
 def write_partition(
@@ -47,6 +74,7 @@ def write_partition(
     sort_by: Iterable[str] = (),
     sources: dict[str, str] | None = None,
     time_column: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
 ) -> PartitionMeta:
     """Replace one partition of ``table`` with ``frame`` and record it in the catalog.
 
@@ -59,28 +87,42 @@ def write_partition(
             that a changed source marks it stale.
         time_column: column whose min/max the catalog records.
         warehouse: where to write.
+        lock_timeout: how long to wait for another writer of the same partition [s].
+
+    Raises:
+        TransientError: the storage refused the write (disk full, no permission, …) or
+            another writer held the partition too long; the previous version is intact.
 
     """
     frame = frame.drop([key for key in partition if key in frame.columns])
     keys = list(sort_by)
     if keys:
         frame = frame.sort(keys, maintain_order=True)
-    target = warehouse.partition_dir(table, partition) / "part-0.parquet"
-    _atomic_parquet(frame, target)
-    t_min = t_max = None
-    if time_column and frame.height:
-        t_min = str(frame[time_column].min())
-        t_max = str(frame[time_column].max())
-    meta = PartitionMeta(
-        table=table,
-        partition=dict(partition),
-        rows=frame.height,
-        checksum=file_checksum(target),
-        time_min=t_min,
-        time_max=t_max,
-        sources=dict(sources or {}),
-    )
-    write_meta(target.parent, meta)
+    folder = warehouse.partition_dir(table, partition)
+    name = "/".join([table, *[f"{k}={v}" for k, v in partition.items()]]) or table
+    lock = warehouse.work / "locks" / f"{name.replace('/', '__')}.lock"
+    with exclusive(lock, f"writing {name}", timeout=lock_timeout):
+        try:
+            checksum = write_atomic(warehouse, warehouse.data_file(table, partition),
+                                    _parquet_writer(frame))
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            # (Polars reports a failing disk as a ComputeError naming the IO error)
+            if not isinstance(exc, OSError) and "IO error" not in str(exc):
+                raise
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc).rsplit(": ", 1)[-1]
+            raise TransientError(
+                f"could not write {name} to {folder}: {reason or exc}; the previous "
+                "version of the partition is unchanged",
+                fix="free space (or fix permissions) on the warehouse storage, then run "
+                    "the same command again") from exc
+        t_min = t_max = None
+        if time_column and frame.height:
+            t_min = str(frame[time_column].min())
+            t_max = str(frame[time_column].max())
+        meta = PartitionMeta(table=table, partition=dict(partition), rows=frame.height,
+                             checksum=checksum, time_min=t_min, time_max=t_max,
+                             sources=dict(sources or {}))
+        write_meta(warehouse, folder, meta)
     return meta
 
 

@@ -48,7 +48,7 @@ def ingest_cmis(url: str, *, settings: Settings, table: str = METERS_TABLE) -> C
     result = CmisIngestResult(load_id=load_id, rows_seen=rows_seen, rows_loaded=rows_loaded)
     if load_id is not None:
         write_json(
-            warehouse.state / "ingest" / "cmis" / f"{load_id}.json",
+            warehouse, f"ingest/cmis/{load_id}.json",
             {"load_id": load_id, "source": redact_url(url), "table": table,
              "rows_seen": rows_seen, "rows_loaded": rows_loaded},
         )

@@ -25,7 +25,7 @@ from pipelines.hes_api.settings import (
     PIPELINE_NAME,
 )
 from warehouse import Warehouse
-from warehouse.state import manifest_path, read_manifest, write_json
+from warehouse.state import MANIFEST, read_manifest, write_json
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def ingest_api(base_url: str, token: str, *, settings: Settings, page_size: int 
         rows_loaded=totals["rows_loaded"] if load_ids else 0,
         pages=totals["pages"], duplicates_skipped=totals["duplicates_skipped"])
     if load_id is not None:
-        write_json(warehouse.state / "ingest" / "api" / f"{load_id}.json",
+        write_json(warehouse, f"ingest/api/{load_id}.json",
                    {"load_id": load_id, "load_ids": load_ids, "source": base_url,
                     "rows_seen": result.rows_seen, "rows_loaded": result.rows_loaded,
                     "pages": result.pages, "duplicates_skipped": result.duplicates_skipped})
@@ -102,13 +102,12 @@ def register_loads(warehouse: Warehouse, load_ids: list[str], *, settings: Setti
     """Record API loads in the ingest manifest with the local days they touch, for VEE."""
     if not load_ids:
         return
-    folder = warehouse.bronze / DATASET / "readings"
-    parts = [str(p) for p in sorted(folder.glob("*.parquet"))]
+    parts = warehouse.bronze_parts(DATASET, "readings")
     if not parts:
         return
     manifest = read_manifest(warehouse)
     for load_id in load_ids:
-        rows = pl.scan_parquet(parts).filter(
+        rows = warehouse.scan_files(parts).filter(
             pl.col("_dlt_load_id").cast(pl.String) == load_id).select("interval_end").collect()
         if rows.height:
             date_rows = local_dates(rows, "readings", settings.tz)
@@ -117,4 +116,4 @@ def register_loads(warehouse: Warehouse, load_ids: list[str], *, settings: Setti
                 "dataset": DATASET, "dates": sorted(date_rows), "date_rows": date_rows,
                 "rows": rows.height, "reason": None,
             }
-    write_json(manifest_path(warehouse), manifest)
+    write_json(warehouse, MANIFEST, manifest)

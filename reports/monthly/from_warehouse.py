@@ -16,7 +16,7 @@ from ami.settings import Settings
 from models.savings import check_month, month_consumption
 from reports.monthly.workbook import MonthlyReportPaths, build_monthly_report
 from warehouse import Warehouse
-from warehouse.catalog import file_checksum
+from warehouse.catalog import stream_checksum
 
 
 def previous_month(moment: Any) -> str:
@@ -54,7 +54,8 @@ def deliver_folder(month: str, paths: MonthlyReportPaths, *, settings: Settings)
     """
     outbox = settings.data_dir / "outbox" / month
     audit = settings.data_dir / "outbox" / "deliveries.jsonl"
-    checksum = file_checksum(paths.json)
+    with open(paths.json, "rb") as handle:
+        checksum = stream_checksum(handle)
     if audit.exists():
         for line in audit.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)

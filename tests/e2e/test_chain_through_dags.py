@@ -86,9 +86,9 @@ def test_every_layer_was_written_by_the_dags(chain: tuple[Settings, Path]) -> No
 def test_rerun_changes_nothing(chain: tuple[Settings, Path]) -> None:
     settings, data = chain
     wh = Warehouse.at(settings.warehouse)
-    before = {p: p.read_bytes() for p in wh.root.glob("silver/readings/*/part-0.parquet")}
+    before = {p: Path(p).read_bytes() for p in wh.glob(wh.path("silver/readings/*/part-0.parquet"))}
     run_dags(["ami_ingest", "ami_vee", "ami_losses"],
              {"ami_ingest": {"landing": settings.landing}},
              settings=settings, log=data / "logs" / "rerun.log")
-    after = {p: p.read_bytes() for p in wh.root.glob("silver/readings/*/part-0.parquet")}
+    after = {p: Path(p).read_bytes() for p in wh.glob(wh.path("silver/readings/*/part-0.parquet"))}
     assert before == after

@@ -14,6 +14,7 @@ from ami.settings import Settings
 from pipelines.cmis.run import ingest_cmis, load_cmis_from_meters_csv
 from quality.meters import parse_meters
 from warehouse import Warehouse
+from warehouse.state import read_json
 
 
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
@@ -45,8 +46,9 @@ def meters_csv(tmp_path: Path) -> Path:
 
 def bronze(settings: Settings) -> pl.DataFrame:
     """Every bronze CMIS meter row (all versions)."""
-    folder = Warehouse.at(settings.warehouse).bronze / "cmis" / "meters"
-    return pl.read_parquet(sorted(folder.glob("*.parquet")), missing_columns="insert")
+    wh = Warehouse.at(settings.warehouse)
+    return pl.read_parquet(wh.glob(f"{wh.bronze}/cmis/meters/*.parquet"),
+                           missing_columns="insert")
 
 
 def current(raw: pl.DataFrame) -> pl.DataFrame:
@@ -70,9 +72,7 @@ def test_cmis_load_incremental_and_history(cmis_url: str, meters_csv: Path,
     assert raw.schema["meter_id"] == pl.String and raw.schema["contracted_kw"] == pl.String
     silver = parse_meters(current(raw))
     assert silver.height == expected.height
-    reconciliation = (Warehouse.at(settings.warehouse).state / "ingest" / "cmis"
-                      / f"{first.load_id}.json")
-    assert reconciliation.exists()
+    assert read_json(Warehouse.at(settings.warehouse), f"ingest/cmis/{first.load_id}.json")
 
     again = ingest_cmis(cmis_url, settings=settings)
     assert (again.rows_seen, again.rows_loaded) == (0, 0)

@@ -55,7 +55,7 @@ def test_extra_columns_are_kept_in_bronze(settings: Settings, tmp_path: Path) ->
     landing = landing_with(tmp_path, "readings_2026-10-01.csv", "\n".join(rows).encode())
     run_chain_direct(str(landing), settings=settings)
     wh = Warehouse.at(settings.warehouse)
-    bronze = pl.read_parquet(next((wh.bronze / "filedrop" / "readings").glob("*.parquet")))
+    bronze = pl.read_parquet(wh.glob(f"{wh.bronze}/filedrop/readings/*.parquet")[0])
     assert set(bronze["firmware"]) == {"v2.1"}
     silver = wh.scan("readings", date="2026-10-01").filter(pl.col("meter_id") == "PC1")
     assert silver.collect()["quality"].to_list() == ["measured"] * 48

@@ -65,7 +65,7 @@ def test_vendor_export_equals_canonical(settings: Settings, tmp_path: Path,
     assert result.quarantined == []
     wh = Warehouse.at(settings.warehouse)
     from_vendor = wh.scan("readings", date="2026-10-01").collect()
-    bronze = pl.read_parquet(next((wh.bronze / "filedrop" / "readings").glob("*.parquet")))
+    bronze = pl.read_parquet(wh.glob(f"{wh.bronze}/filedrop/readings/*.parquet")[0])
     assert set(bronze["_profile"]) == {"vn_hes_v1"}
 
     other = Settings(**{**settings.model_dump(), "warehouse": str(tmp_path / "wh2")})

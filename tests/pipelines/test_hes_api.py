@@ -16,6 +16,7 @@ from ami.settings import Settings
 from pipelines.hes_api.run import ingest_api
 from pipelines.hes_api.simulator import Faults, start_simulator
 from warehouse import Warehouse
+from warehouse.state import state_path
 
 TOKEN = "test-token"
 PAGE = 500
@@ -37,8 +38,8 @@ def source_rows(landing: Path) -> int:
 
 def bronze_table(settings: Settings) -> pl.DataFrame:
     """Every bronze row of the HES API readings table."""
-    folder = Warehouse.at(settings.warehouse).bronze / "hes_api" / "readings"
-    files = sorted(folder.rglob("*.parquet"))
+    wh = Warehouse.at(settings.warehouse)
+    files = wh.glob(f"{wh.bronze}/hes_api/readings/**/*.parquet")
     if not files:
         return pl.DataFrame()
     frames = [pl.DataFrame(pq.read_table(f)) for f in files]
@@ -61,7 +62,7 @@ def test_full_load_then_nothing(landing: Path, settings: Settings) -> None:
     assert bronze["kwh_import"].dtype == pl.String
     assert bronze.select("meter_id", "interval_end").unique().height == expected
     assert second.rows_loaded == 0
-    state = Warehouse.at(settings.warehouse).state / "ingest" / "api"
+    state = Path(state_path(Warehouse.at(settings.warehouse), "ingest/api"))
     records = [json.loads(p.read_text()) for p in state.glob("*.json")]
     assert sum(r["rows_loaded"] for r in records) == expected
 

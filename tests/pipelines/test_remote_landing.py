@@ -10,28 +10,14 @@ import asyncssh
 import boto3
 import polars as pl
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
 from tests.quality.test_vee import write_landing
 from warehouse import Warehouse
+from warehouse.state import state_path
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A real S3 API (moto's server mode) on loopback; yields its endpoint URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(key, value)
-    yield endpoint
-    server.stop()
 
 
 def upload(endpoint: str, folder: Path, bucket: str) -> None:
@@ -116,7 +102,7 @@ def test_sftp_landing_loads_and_redacts(sftp: tuple[int, Path], settings: Settin
     assert result.rows_loaded > 0
     silver = Warehouse.at(settings.warehouse).scan("readings", date="2026-10-01").collect()
     assert silver.filter(pl.col("quality") == "measured").height > 150
-    record = next((Warehouse.at(settings.warehouse).state / "ingest" / "loads").glob("*.json"))
+    record = next(Path(state_path(Warehouse.at(settings.warehouse), "ingest/loads")).glob("*.json"))
     text = record.read_text()
     assert "s3cret" not in text
     assert "hes:***@" in text

@@ -85,7 +85,7 @@ def test_recording_appends_and_keeps_history(silver: pl.DataFrame, settings: Set
         0.5, None, WHO, WHY)
     assert table["edited_at"].is_sorted()
     assert table["edited_at"].max() <= datetime.now(UTC)
-    files = [p.name for p in Warehouse.at(settings.warehouse).table_dir("edits").iterdir()
+    files = [p.name for p in Path(Warehouse.at(settings.warehouse).table_dir("edits")).iterdir()
              if p.suffix == ".parquet"]
     assert files == ["part-0.parquet"]
 
@@ -321,7 +321,7 @@ def test_audit_rows_fit_the_edit_log_table(silver: pl.DataFrame, settings: Setti
     wh = Warehouse.at(settings.warehouse)
     write_partition(audit, "edit_log", {"date": DAY}, warehouse=wh,
                     sort_by=("meter_id", "interval_end"))
-    assert wh.partition_dir("edit_log", {"date": DAY}).parts[-3:] == (
+    assert Path(wh.partition_dir("edit_log", {"date": DAY})).parts[-3:] == (
         "silver", "edit_log", f"date={DAY}")
     assert_frame_equal(wh.scan("edit_log", date=DAY).drop("date").collect(), audit)
 

@@ -1,6 +1,5 @@
 """Great Expectations gates: a real chain on a tiny landing zone, then corrupted partitions."""
 
-import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from quality import gates
 from quality.gates import GateResult, check_gold_day, check_silver_day
 from tests.quality.test_vee import write_landing
 from warehouse import Warehouse
+from warehouse.state import read_json
 
 DAY = "2026-10-01"
 DAY_START = datetime(2026, 9, 30, 17, 0, tzinfo=UTC)  # local midnight starting 2026-10-01
@@ -67,7 +67,7 @@ def day_settings(settings: Settings, built: Path) -> Settings:
 def rewrite(settings: Settings, table: str, change: Callable[[pl.DataFrame], pl.DataFrame]
             ) -> None:
     """Corrupt a partition in place, as a faulty job or a hand edit would."""
-    path = Warehouse.at(settings.warehouse).partition_dir(table, {"date": DAY}) / "part-0.parquet"
+    path = Warehouse.at(settings.warehouse).data_file(table, {"date": DAY})
     change(pl.read_parquet(path)).write_parquet(path)
 
 
@@ -99,8 +99,7 @@ def test_clean_silver_day_passes(day_settings: Settings) -> None:
     assert result.docs_path.is_file()
     assert result.docs_path.is_relative_to(Path(day_settings.data_dir).resolve() / "data_docs")
     assert (Path(day_settings.data_dir) / "data_docs" / "index.html").is_file()
-    record = json.loads((Warehouse.at(day_settings.warehouse).state / "gx" / "silver_readings"
-                         / f"{DAY}.json").read_text(encoding="utf-8"))
+    record = read_json(Warehouse.at(day_settings.warehouse), f"gx/silver_readings/{DAY}.json")
     assert record["decision"] == "pass"
     assert record["docs_path"] == str(result.docs_path)
     assert record["facts"]["duplicate_keys"] == 0
@@ -133,8 +132,7 @@ def test_block_raises_with_the_docs_path(day_settings: Settings) -> None:
                    "expect_column_values_to_be_in_set(quality)", error.docs_path,
                    "AMI_GX_SILVER_GATE=warn"):
         assert needle in message
-    record = json.loads((Warehouse.at(day_settings.warehouse).state / "gx" / "silver_readings"
-                         / f"{DAY}.json").read_text(encoding="utf-8"))
+    record = read_json(Warehouse.at(day_settings.warehouse), f"gx/silver_readings/{DAY}.json")
     assert record["decision"] == "block"
 
 
@@ -158,8 +156,7 @@ def test_completeness_only_warns(day_settings: Settings) -> None:
 def test_gold_passes_on_a_real_day(day_settings: Settings) -> None:
     result = check_gold_day(DAY, settings=day_settings)
     assert (result.decision, result.failed, result.rows) == ("pass", (), 3)
-    assert (Warehouse.at(day_settings.warehouse).state / "gx" / "gold_meter_day"
-            / f"{DAY}.json").is_file()
+    assert read_json(Warehouse.at(day_settings.warehouse), f"gx/gold_meter_day/{DAY}.json")
 
 
 @pytest.mark.parametrize(
@@ -204,8 +201,7 @@ def test_a_sampled_day_still_checks_every_row(day_settings: Settings,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gates, "FULL_ROWS_LIMIT", 10)  # as if the day had millions of rows
     sampled = (pl.col("meter_id").hash(seed=gates.SAMPLE_SEED) % gates.SAMPLE_MODULUS == 0)
-    frame = pl.read_parquet(Warehouse.at(day_settings.warehouse).partition_dir(
-        "readings", {"date": DAY}) / "part-0.parquet")
+    frame = Warehouse.at(day_settings.warehouse).read("readings", {"date": DAY})
     outside = frame.filter(~sampled)["meter_id"].unique().sort()[0]
 
     def break_outside(frame: pl.DataFrame) -> pl.DataFrame:  # unsorted, outside the sample

@@ -9,7 +9,7 @@ from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
 from tests.quality.test_vee import write_landing
 from warehouse import Warehouse
-from warehouse.state import manifest_path
+from warehouse.state import MANIFEST, state_path
 
 
 def test_crash_before_manifest_reloads_without_doubling(settings: Settings,
@@ -19,7 +19,7 @@ def test_crash_before_manifest_reloads_without_doubling(settings: Settings,
     wh = Warehouse.at(settings.warehouse)
     before = wh.scan("readings", date="2026-10-01").collect()
     # The process died after dlt committed the load but before the manifest was written.
-    path = manifest_path(wh)
+    path = Path(state_path(wh, MANIFEST))
     manifest = json.loads(path.read_text())
     del manifest["readings_2026-10-01.csv"]
     path.write_text(json.dumps(manifest))

@@ -9,6 +9,7 @@ import pytest
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
 from warehouse import Warehouse
+from warehouse.state import read_json
 
 DAY_START = datetime(2026, 9, 30, 17, 0, tzinfo=UTC)  # local midnight starting 2026-10-01
 METERS = """meter_id,customer_id,meter_role,customer_group,transformer_id,feeder_id,branch_id,commune,contracted_kw,solar_kwp,dr_participant,valid_from,valid_to,network_node
@@ -83,10 +84,9 @@ def test_each_value_is_flagged(silver: pl.DataFrame, meter: str, k: int, quality
 
 
 def test_counts_reconcile(silver: pl.DataFrame, settings: Settings) -> None:
-    import json
 
     wh = Warehouse.at(settings.warehouse)
-    counts = json.loads((wh.state / "vee" / "2026-10-01.json").read_text())
+    counts = read_json(wh, "vee/2026-10-01.json")
     raw_rows = len((Path(settings.data_dir).parent / "landing" / "readings_2026-10-01.csv")
                    .read_text().splitlines()) - 1
     assert counts["rows_in"] == raw_rows
@@ -105,10 +105,10 @@ def test_counts_reconcile(silver: pl.DataFrame, settings: Settings) -> None:
 
 def test_rerun_is_idempotent(silver: pl.DataFrame, settings: Settings, tmp_path: Path) -> None:
     wh = Warehouse.at(settings.warehouse)
-    before = (wh.partition_dir("readings", {"date": "2026-10-01"}) / "part-0.parquet").read_bytes()
+    before = Path(wh.data_file("readings", {"date": "2026-10-01"})).read_bytes()
     result = run_chain_direct(str(tmp_path / "landing"), settings=settings)
     assert result.rows_loaded == 0  # a re-delivered identical file loads nothing
-    after = (wh.partition_dir("readings", {"date": "2026-10-01"}) / "part-0.parquet").read_bytes()
+    after = Path(wh.data_file("readings", {"date": "2026-10-01"})).read_bytes()
     assert before == after
 
 

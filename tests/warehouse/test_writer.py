@@ -1,5 +1,6 @@
 """Atomic, idempotent partition writes and their catalog records."""
 
+import math
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from warehouse import Warehouse, read_meta, write_partition
+from warehouse import Warehouse, partition_meta, write_partition
 
 
 def frame(n: int, offset: float = 0.0) -> pl.DataFrame:
@@ -21,18 +22,18 @@ def frame(n: int, offset: float = 0.0) -> pl.DataFrame:
 
 
 def test_round_trip_and_catalog(tmp_path: Path) -> None:
-    wh = Warehouse(tmp_path)
+    wh = Warehouse.at(tmp_path)
     data = frame(50)
     meta = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,
                            sort_by=("meter_id", "kwh_import"))
     back = wh.scan("meter_day", date="2026-10-01").drop("date").collect()
     assert_frame_equal(back, data.sort("meter_id", "kwh_import"))
     assert meta.rows == 50
-    assert read_meta(wh.partition_dir("meter_day", {"date": "2026-10-01"})) == meta
+    assert partition_meta(wh, "meter_day", {"date": "2026-10-01"}) == meta
 
 
 def test_rewrite_is_byte_identical_and_replaces(tmp_path: Path) -> None:
-    wh = Warehouse(tmp_path)
+    wh = Warehouse.at(tmp_path)
     first = write_partition(frame(30), "meter_day", {"date": "2026-10-01"}, warehouse=wh)
     again = write_partition(frame(30), "meter_day", {"date": "2026-10-01"}, warehouse=wh)
     assert first.checksum == again.checksum
@@ -40,15 +41,15 @@ def test_rewrite_is_byte_identical_and_replaces(tmp_path: Path) -> None:
                               warehouse=wh)
     assert changed.checksum != first.checksum
     assert wh.scan("meter_day").collect().height == 10  # replaced, not appended
-    leftovers = [p.name for p in wh.table_dir("meter_day").rglob(".*tmp")]
+    leftovers = [p.name for p in Path(wh.table_dir("meter_day")).rglob(".*tmp")]
     assert leftovers == []
 
 
 def test_duckdb_reads_the_tree(tmp_path: Path) -> None:
-    wh = Warehouse(tmp_path)
+    wh = Warehouse.at(tmp_path)
     for day in ("2026-10-01", "2026-10-02"):
         write_partition(frame(5), "meter_day", {"date": day}, warehouse=wh)
-    pattern = str(wh.table_dir("meter_day") / "*" / "*.parquet")
+    pattern = f"{wh.table_dir('meter_day')}/*/*.parquet"
     rows = duckdb.sql(
         f"select date, count(*) from read_parquet('{pattern}', hive_partitioning=true) "
         "group by date order by date").fetchall()
@@ -56,7 +57,7 @@ def test_duckdb_reads_the_tree(tmp_path: Path) -> None:
 
 
 def test_killed_writer_leaves_previous_version(tmp_path: Path) -> None:
-    wh = Warehouse(tmp_path)
+    wh = Warehouse.at(tmp_path)
     write_partition(frame(20), "meter_day", {"date": "2026-10-01"}, warehouse=wh)
     script = f"""
 import os, signal, polars as pl
@@ -68,7 +69,7 @@ def dying(self, path, **kw):
     os.kill(os.getpid(), signal.SIGKILL)
 pl.DataFrame.write_parquet = dying
 write_partition(pl.DataFrame({{"meter_id": ["X"] * 99, "kwh_import": [1.0] * 99}}),
-                "meter_day", {{"date": "2026-10-01"}}, warehouse=Warehouse(__import__("pathlib").Path({str(tmp_path)!r})))
+                "meter_day", {{"date": "2026-10-01"}}, warehouse=Warehouse.at({str(tmp_path)!r}))
 """
     done = subprocess.run([sys.executable, "-c", script], check=False, env=os.environ.copy())
     assert done.returncode == -9
@@ -79,7 +80,7 @@ write_partition(pl.DataFrame({{"meter_id": ["X"] * 99, "kwh_import": [1.0] * 99}
 @settings(max_examples=25, deadline=None)
 @given(values=st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), max_size=40))
 def test_write_read_identity(tmp_path_factory: pytest.TempPathFactory, values: list[float]) -> None:
-    wh = Warehouse(tmp_path_factory.mktemp("wh"))
+    wh = Warehouse.at(tmp_path_factory.mktemp("wh"))
     data = pl.DataFrame({"meter_id": [f"M{i:03d}" for i in range(len(values))],
                          "kwh_import": values}, schema={"meter_id": pl.String,
                                                         "kwh_import": pl.Float64})
@@ -88,4 +89,52 @@ def test_write_read_identity(tmp_path_factory: pytest.TempPathFactory, values: l
     if data.height:
         assert_frame_equal(wh.scan("meter_day").drop("date").collect(), data)
     else:
-        assert read_meta(wh.partition_dir("meter_day", {"date": "2026-10-01"})).rows == 0
+        assert partition_meta(wh, "meter_day", {"date": "2026-10-01"}).rows == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), min_size=1,
+                       max_size=30))
+def test_writing_the_same_frame_twice_keeps_one_copy(
+        tmp_path_factory: pytest.TempPathFactory, values: list[float]) -> None:
+    wh = Warehouse.at(tmp_path_factory.mktemp("wh"))
+    data = pl.DataFrame({"meter_id": [f"M{i % 3}" for i in range(len(values))],
+                         "kwh_import": values})
+    first = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,
+                            sort_by=("meter_id", "kwh_import"))
+    second = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,
+                             sort_by=("meter_id", "kwh_import"))
+    assert first.checksum == second.checksum
+    assert wh.scan("meter_day").collect().height == len(values)
+
+
+QUALITIES = ["measured", "estimated", "edited", "missing"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(cells=st.lists(st.tuples(st.sampled_from(["PC1", "PC2", "PC3"]),
+                                st.integers(min_value=1, max_value=48),
+                                st.floats(min_value=0, max_value=50, allow_nan=False),
+                                st.sampled_from(QUALITIES)),
+                      min_size=1, max_size=120, unique_by=lambda c: (c[0], c[1])))
+def test_gold_meter_day_energy_is_the_sum_of_silver_intervals(
+        cells: list[tuple[str, int, float, str]]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from models.balances import meter_day
+
+    start = datetime(2026, 9, 30, 17, tzinfo=UTC)
+    silver = pl.DataFrame({
+        "meter_id": [c[0] for c in cells],
+        "interval_end": [start + timedelta(minutes=30 * c[1]) for c in cells],
+        "kwh_import": [None if c[3] == "missing" else c[2] for c in cells],
+        "kwh_export": [None] * len(cells),
+        "quality": [c[3] for c in cells],
+    }, schema_overrides={"kwh_import": pl.Float64, "kwh_export": pl.Float64})
+    gold = {r["meter_id"]: r for r in meter_day(silver).iter_rows(named=True)}
+    for meter in {c[0] for c in cells}:
+        mine = [c for c in cells if c[0] == meter]
+        expected = math.fsum(c[2] for c in mine if c[3] != "missing")
+        assert gold[meter]["kwh_import"] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        assert gold[meter]["n_intervals"] == len(mine)
+        assert gold[meter]["n_measured"] == sum(c[3] == "measured" for c in mine)
