@@ -262,6 +262,22 @@ def warehouse_verify() -> None:
     console.print(f"[green]OK[/]: every partition of {wh.root} matches the catalog")
 
 
+@warehouse_app.command("migrate")
+def warehouse_migrate(
+    dry_run: Annotated[bool, typer.Option(help="Only list the partitions behind.")] = False,
+) -> None:
+    """Rewrite partitions written under an older table schema (warehouse/migrations.py)."""
+    from warehouse import Warehouse
+    from warehouse.migrations import migrate
+
+    done = migrate(Warehouse.at(get_settings().warehouse), dry_run=dry_run)
+    for item in done:
+        where = "/".join(f"{k}={v}" for k, v in item.partition.items())
+        console.print(f"{item.table} {where}: schema version {item.version} → {item.current}")
+    verb = "would migrate" if dry_run else "migrated"
+    console.print(f"{verb} {len(done)} partition(s)")
+
+
 @warehouse_app.command("compact")
 def warehouse_compact(
     dry_run: Annotated[bool, typer.Option(help="Only say what would be merged.")] = False,

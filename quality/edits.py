@@ -41,39 +41,16 @@ from quality.days import day_bounds
 from quality.parse import instant, number
 from warehouse import Warehouse, write_table
 from warehouse.locks import exclusive
+from warehouse.schemas import schema_of
 
 #: Resolution on which every valid interval end lies [min] (the gcd of VALID_INTERVALS
 #: in quality.vee).
 GRID_MINUTES = 5
 
 #: The silver ``edits`` table: one row per recorded edit, never deleted.
-EDITS_SCHEMA: dict[str, pl.DataType] = {
-    "edit_id": pl.String(),
-    "meter_id": pl.String(),
-    "first_interval_end": pl.Datetime("us", "UTC"),
-    "last_interval_end": pl.Datetime("us", "UTC"),
-    "kwh_import": pl.Float64(),
-    "kwh_export": pl.Float64(),
-    "edited_by": pl.String(),
-    "edited_at": pl.Datetime("us", "UTC"),
-    "reason": pl.String(),
-}
-
+EDITS_SCHEMA = schema_of("edits").polars
 #: Audit rows of applied edits (silver ``edit_log``, partitioned by local date).
-EDIT_LOG_SCHEMA: dict[str, pl.DataType] = {
-    "edit_id": pl.String(),
-    "meter_id": pl.String(),
-    "interval_end": pl.Datetime("us", "UTC"),
-    "original_kwh_import": pl.Float64(),
-    "original_kwh_export": pl.Float64(),
-    "original_quality": pl.String(),
-    "original_rule": pl.String(),
-    "new_kwh_import": pl.Float64(),
-    "new_kwh_export": pl.Float64(),
-    "edited_by": pl.String(),
-    "edited_at": pl.Datetime("us", "UTC"),
-    "reason": pl.String(),
-}
+EDIT_LOG_SCHEMA = schema_of("edit_log").polars
 
 #: Columns a corrections file may have (``edited_by``/``reason`` may come from the caller).
 INPUT_COLUMNS = ("meter_id", "first_interval_end", "last_interval_end", "kwh_import",

@@ -93,6 +93,7 @@ from ami.errors import NoDataError, QualityGateError
 from ami.settings import Settings
 from quality.vee import SILVER_READINGS_SCHEMA, VALID_INTERVALS
 from warehouse import Warehouse
+from warehouse.schemas import schema_of
 from warehouse.state import write_json
 
 __all__ = [
@@ -231,17 +232,7 @@ def _gold_checks(columns: set[str]) -> dict[str, pl.Expr]:
     }
 
 
-GOLD_METER_DAY_SCHEMA: dict[str, pl.DataType] = {
-    "meter_id": pl.String(),
-    "kwh_import": pl.Float64(),
-    "kwh_export": pl.Float64(),
-    "n_intervals": pl.Int64(),
-    "n_measured": pl.Int64(),
-    "n_estimated": pl.Int64(),
-    "n_edited": pl.Int64(),
-    "n_missing": pl.Int64(),
-    "measured_share": pl.Float64(),
-}
+GOLD_METER_DAY_SCHEMA = schema_of("meter_day").polars
 
 SILVER = _Layer(
     suite=SILVER_SUITE, table="readings",

@@ -13,6 +13,7 @@ from pipelines.cmis.settings import METERS_TABLE as CMIS_TABLE
 from quality.parse import flag, instant, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, write_table
+from warehouse.schemas import schema_of
 from warehouse.state import read_manifest
 
 #: Start of validity for rows that give none [UTC].
@@ -23,14 +24,7 @@ CUSTOMER_GROUPS = (
     "residential", "commercial", "production", "public_admin", "public_lighting", "other",
 )
 
-SCHEMA = {
-    "meter_id": pl.String, "customer_id": pl.String, "meter_role": pl.String,
-    "customer_group": pl.String, "transformer_id": pl.String, "feeder_id": pl.String,
-    "branch_id": pl.String, "commune": pl.String, "contracted_kw": pl.Float64,
-    "solar_kwp": pl.Float64, "dr_participant": pl.Boolean,
-    "valid_from": pl.Datetime("us", "UTC"), "valid_to": pl.Datetime("us", "UTC"),
-    "network_node": pl.String,
-}
+SCHEMA = schema_of("meters").polars
 
 
 def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:

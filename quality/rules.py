@@ -15,17 +15,9 @@ import polars as pl
 
 from ami.settings import Settings
 from quality.grid import MEASURED, Block, run_lengths, runs
+from warehouse.schemas import schema_of
 
-FINDINGS_SCHEMA: dict[str, pl.DataType] = {
-    "level": pl.String(),                 # meter | transformer
-    "node_id": pl.String(),               # meter id or transformer id
-    "rule": pl.String(),
-    "first_interval_end": pl.Datetime("us", "UTC"),
-    "last_interval_end": pl.Datetime("us", "UTC"),
-    "n_intervals": pl.Int32(),
-    "action": pl.String(),                # rejected | flagged | quarantined | dropped | ...
-    "evidence": pl.String(),
-}
+FINDINGS_SCHEMA = schema_of("findings").polars
 
 #: Rules with their meaning, for the evaluation and the docs (rule → what it finds).
 RULE_TEXT = {

@@ -62,33 +62,14 @@ from quality.meters import meters_valid_on
 from quality.parse import instant, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, partition_meta, write_partition
+from warehouse.schemas import schema_of
 from warehouse.state import read_json, read_manifest, write_json
 
 __all__ = ["day_bounds", "local_day", "pending_days", "vee_day", "vee_pending", "vee_totals"]
 
-SILVER_READINGS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_id": pl.String(),
-    "interval_end": pl.Datetime("us", "UTC"),
-    "interval_minutes": pl.Int32(),
-    "kwh_import": pl.Float64(),
-    "kwh_export": pl.Float64(),
-    "quality": pl.String(),
-    "rule": pl.String(),
-}
-
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "meter_id": pl.String(), "interval_end": pl.String(), "kwh_import": pl.String(),
-    "kwh_export": pl.String(), "rule": pl.String(), "reason": pl.String(), "_file": pl.String(),
-    "_row": pl.Int64(), "_dlt_load_id": pl.String(),
-}
-
-QUALITY_DAY_SCHEMA: dict[str, pl.DataType] = {
-    "level": pl.String(), "node_id": pl.String(), "n_intervals": pl.Int64(),
-    "n_measured": pl.Int64(), "n_estimated": pl.Int64(), "n_edited": pl.Int64(),
-    "n_missing": pl.Int64(), "completeness": pl.Float64(), "estimated_share": pl.Float64(),
-    "kwh_import": pl.Float64(), "kwh_measured": pl.Float64(), "kwh_per_interval": pl.Float64(),
-    "n_findings": pl.Int64(), "rules": pl.String(),
-}
+SILVER_READINGS_SCHEMA = schema_of("readings").polars
+QUARANTINE_SCHEMA = schema_of("quarantine").polars
+QUALITY_DAY_SCHEMA = schema_of("quality_day").polars
 
 VALID_INTERVALS = (5, 10, 15, 30, 60)
 #: Quarantine rules that name an interval of the grid (their cell is not "missing").
@@ -610,7 +591,7 @@ def _write_day(warehouse: Warehouse, day: str, *, silver: pl.DataFrame,
     write_partition(audit, "edit_log", partition, warehouse=warehouse, sources=sources)
     write_partition(silver, "readings", partition, warehouse=warehouse,
                     sort_by=("meter_id", "interval_end") if sort else (),
-                    sources=sources, time_column="interval_end")
+                    sources=sources)
 
 
 def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarray,

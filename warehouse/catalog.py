@@ -33,6 +33,7 @@ class PartitionMeta:
     time_min: str | None = None
     time_max: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    schema_version: int = 1
     written_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 

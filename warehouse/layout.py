@@ -28,8 +28,6 @@ from ami.errors import ConfigError
 #: Layer of every table the project writes; the folder under the warehouse root.
 TABLE_LAYERS: dict[str, str] = {
     "readings": "silver",
-    "registers": "silver",
-    "events": "silver",
     "meters": "silver",
     "quarantine": "silver",
     "findings": "silver",
@@ -45,8 +43,6 @@ TABLE_LAYERS: dict[str, str] = {
 #: Hive partition keys of each partitioned table, outermost first (kept as strings).
 PARTITION_KEYS: dict[str, tuple[str, ...]] = {
     "readings": ("date",),
-    "registers": ("date",),
-    "events": ("date",),
     "quarantine": ("date",),
     "findings": ("date",),
     "quality_day": ("date",),

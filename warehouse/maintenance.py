@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from warehouse.catalog import META_NAME, PartitionMeta, file_checksum, put_text, read_meta
 from warehouse.layout import DATA_FILE, TABLE_LAYERS, Warehouse
+from warehouse.schemas import TABLES
 from warehouse.state import MANIFEST, read_manifest, write_json
 from warehouse.writer import write_atomic
 
@@ -147,6 +148,10 @@ def _check_partition(  # noqa: PLR0911 - one return per finding reads best
                         "the warehouse package, or a write was cut short)", rebuild)]
     if rows != meta.rows:
         return [Problem(rel, f"{rows} rows, the catalog says {meta.rows}", rebuild)]
+    current = TABLES[meta.table].version if meta.table in TABLES else meta.schema_version
+    if meta.schema_version < current:
+        return [Problem(rel, f"written with schema version {meta.schema_version}, the table "
+                             f"is at version {current}", "run `ami warehouse migrate`")]
     return []
 
 

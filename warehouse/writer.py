@@ -22,6 +22,7 @@ from ami.errors import TransientError
 from warehouse.catalog import PartitionMeta, aside, stream_checksum, switch, write_meta
 from warehouse.layout import Warehouse
 from warehouse.locks import exclusive
+from warehouse.schemas import TABLES
 
 #: Rows per Parquet row group: large enough for scans, small enough for per-meter reads.
 ROW_GROUP_SIZE = 512 * 1024
@@ -73,7 +74,6 @@ def write_partition(
     warehouse: Warehouse,
     sort_by: Iterable[str] = (),
     sources: dict[str, str] | None = None,
-    time_column: str | None = None,
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
 ) -> PartitionMeta:
     """Replace one partition of ``table`` with ``frame`` and record it in the catalog.
@@ -85,16 +85,17 @@ def write_partition(
         sort_by: columns that order the rows (meter then time for per-meter reads).
         sources: what the partition was built from (load ids or upstream checksums), so
             that a changed source marks it stale.
-        time_column: column whose min/max the catalog records.
         warehouse: where to write.
         lock_timeout: how long to wait for another writer of the same partition [s].
 
     Raises:
+        SchemaError: the frame does not fit the table's declared schema.
         TransientError: the storage refused the write (disk full, no permission, …) or
             another writer held the partition too long; the previous version is intact.
 
     """
-    frame = frame.drop([key for key in partition if key in frame.columns])
+    schema = TABLES[table]
+    frame = schema.conform(frame.drop([key for key in partition if key in frame.columns]))
     keys = list(sort_by)
     if keys:
         frame = frame.sort(keys, maintain_order=True)
@@ -116,12 +117,12 @@ def write_partition(
                 fix="free space (or fix permissions) on the warehouse storage, then run "
                     "the same command again") from exc
         t_min = t_max = None
-        if time_column and frame.height:
-            t_min = str(frame[time_column].min())
-            t_max = str(frame[time_column].max())
+        if schema.time_column and frame.height:
+            t_min = str(frame[schema.time_column].min())
+            t_max = str(frame[schema.time_column].max())
         meta = PartitionMeta(table=table, partition=dict(partition), rows=frame.height,
                              checksum=checksum, time_min=t_min, time_max=t_max,
-                             sources=dict(sources or {}))
+                             sources=dict(sources or {}), schema_version=schema.version)
         write_meta(warehouse, folder, meta)
     return meta
 

@@ -18,6 +18,7 @@ from ami.settings import Settings
 from quality.sources import current_files, scan_bronze
 from quality.vee import pending_days
 from tests.quality.test_vee import write_landing
+from tests.warehouse.frames import meter_day
 from warehouse import Warehouse, partition_meta, write_partition
 from warehouse.maintenance import compact_bronze, retain_bronze, status, verify
 from warehouse.state import read_manifest
@@ -132,8 +133,7 @@ def test_retention_retires_old_deliveries(chain: Warehouse,
 
 
 def small_frame(n: int) -> pl.DataFrame:
-    return pl.DataFrame({"meter_id": [f"M{i}" for i in range(n)],
-                         "kwh_import": [float(i) for i in range(n)]})
+    return meter_day([f"M{i}" for i in range(n)], [float(i) for i in range(n)])
 
 
 def test_a_full_disk_fails_clearly_and_keeps_the_previous_version(tmp_path: Path) -> None:
@@ -148,8 +148,8 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
 from ami.errors import AmiError
 from warehouse import Warehouse, write_partition
-frame = pl.DataFrame({{"meter_id": [f"M{{i}}" for i in range(400_000)],
-                      "kwh_import": [i * 0.37 for i in range(400_000)]}})
+from tests.warehouse.frames import meter_day
+frame = meter_day([f"M{{i}}" for i in range(400_000)], [i * 0.37 for i in range(400_000)])
 try:
     write_partition(frame, "meter_day", {{"date": "2026-10-01"}}, warehouse=Warehouse.at({str(tmp_path)!r}))
 except AmiError as exc:
@@ -176,7 +176,8 @@ real = w.write_atomic
 def slow(*args, **kw):
     print("writing", flush=True); time.sleep(3); return real(*args, **kw)
 w.write_atomic = slow
-write_partition(pl.DataFrame({{"meter_id": ["FIRST"], "kwh_import": [1.0]}}), "meter_day",
+from tests.warehouse.frames import meter_day
+write_partition(meter_day(["FIRST"], [1.0]), "meter_day",
                 {{"date": "2026-10-01"}}, warehouse=Warehouse.at({str(tmp_path)!r}))
 """
     other = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,

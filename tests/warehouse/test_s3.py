@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings, get_settings
 from tests.quality.test_vee import write_landing
+from tests.warehouse.frames import meter_day
 from warehouse import Warehouse, partition_meta, write_partition
 from warehouse.maintenance import compact_bronze, status, verify
 
@@ -24,7 +25,7 @@ def bucket(endpoint: str, name: str = "ami-wh") -> str:
 def test_partitions_round_trip_on_s3(s3: str) -> None:
     wh = Warehouse.at(bucket(s3))
     assert not wh.local
-    data = pl.DataFrame({"meter_id": ["M2", "M1"], "kwh_import": [0.5, 1.25]})
+    data = meter_day(["M2", "M1"], [0.5, 1.25])
     meta = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,
                            sort_by=("meter_id",))
     again = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from tests.warehouse.frames import meter_day
 from warehouse import Warehouse, partition_meta, write_partition
 
 
 def frame(n: int, offset: float = 0.0) -> pl.DataFrame:
-    return pl.DataFrame({"meter_id": [f"M{i % 7}" for i in range(n)],
-                         "kwh_import": [i * 0.25 + offset for i in range(n)]})
+    return meter_day([f"M{i % 7}" for i in range(n)], [i * 0.25 + offset for i in range(n)])
 
 
 def test_round_trip_and_catalog(tmp_path: Path) -> None:
@@ -61,6 +61,7 @@ def test_killed_writer_leaves_previous_version(tmp_path: Path) -> None:
     write_partition(frame(20), "meter_day", {"date": "2026-10-01"}, warehouse=wh)
     script = f"""
 import os, signal, polars as pl
+from tests.warehouse.frames import meter_day
 from warehouse import Warehouse, write_partition
 import warehouse.writer as w
 real = pl.DataFrame.write_parquet
@@ -68,7 +69,7 @@ def dying(self, path, **kw):
     real(self.head(3), path, **kw)  # half a file on disk, then the process dies
     os.kill(os.getpid(), signal.SIGKILL)
 pl.DataFrame.write_parquet = dying
-write_partition(pl.DataFrame({{"meter_id": ["X"] * 99, "kwh_import": [1.0] * 99}}),
+write_partition(meter_day(["X"] * 99, [1.0] * 99),
                 "meter_day", {{"date": "2026-10-01"}}, warehouse=Warehouse.at({str(tmp_path)!r}))
 """
     done = subprocess.run([sys.executable, "-c", script], check=False, env=os.environ.copy())
@@ -81,9 +82,7 @@ write_partition(pl.DataFrame({{"meter_id": ["X"] * 99, "kwh_import": [1.0] * 99}
 @given(values=st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), max_size=40))
 def test_write_read_identity(tmp_path_factory: pytest.TempPathFactory, values: list[float]) -> None:
     wh = Warehouse.at(tmp_path_factory.mktemp("wh"))
-    data = pl.DataFrame({"meter_id": [f"M{i:03d}" for i in range(len(values))],
-                         "kwh_import": values}, schema={"meter_id": pl.String,
-                                                        "kwh_import": pl.Float64})
+    data = meter_day([f"M{i:03d}" for i in range(len(values))], values)
     write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,
                     sort_by=("meter_id",))
     if data.height:
@@ -98,8 +97,7 @@ def test_write_read_identity(tmp_path_factory: pytest.TempPathFactory, values: l
 def test_writing_the_same_frame_twice_keeps_one_copy(
         tmp_path_factory: pytest.TempPathFactory, values: list[float]) -> None:
     wh = Warehouse.at(tmp_path_factory.mktemp("wh"))
-    data = pl.DataFrame({"meter_id": [f"M{i % 3}" for i in range(len(values))],
-                         "kwh_import": values})
+    data = meter_day([f"M{i % 3}" for i in range(len(values))], values)
     first = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,
                             sort_by=("meter_id", "kwh_import"))
     second = write_partition(data, "meter_day", {"date": "2026-10-01"}, warehouse=wh,

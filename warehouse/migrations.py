@@ -1,0 +1,79 @@
+"""Schema migrations: the steps that rewrite partitions written under an older schema.
+
+Each table's schema has a ``version`` (``warehouse.schemas``) and every catalog record
+says which version its partition was written with. To change a schema, raise the
+version and register the step from the old version here, e.g.::
+
+    def _meter_day_net(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns((pl.col("kwh_import") - pl.col("kwh_export"))
+                                  .alias("kwh_net"))
+
+    MIGRATIONS[("meter_day", 1)] = _meter_day_net   # version 1 → 2
+
+``ami warehouse migrate`` rewrites every older partition through the steps (atomically,
+keeping its sources); ``ami warehouse verify`` reports partitions still behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from warehouse.catalog import META_NAME, read_meta
+from warehouse.layout import Warehouse
+from warehouse.schemas import TABLES, SchemaError
+from warehouse.writer import write_partition
+
+Migration = Callable[[pl.DataFrame], pl.DataFrame]
+
+#: (table, from_version) → the step to from_version + 1. None so far: every table is at
+#: its first version.
+MIGRATIONS: dict[tuple[str, int], Migration] = {}
+
+
+@dataclass(frozen=True)
+class Outdated:
+    """A partition written under an older schema version."""
+
+    table: str
+    partition: dict[str, str]
+    version: int
+    current: int
+
+
+def outdated(warehouse: Warehouse) -> list[Outdated]:
+    """Partitions whose catalog records an older schema version than the table's."""
+    found = []
+    for path in warehouse.glob(warehouse.path("*", "**", META_NAME)):
+        meta = read_meta(warehouse, path.rsplit("/", 1)[0])
+        if meta is None or meta.table not in TABLES:
+            continue
+        current = TABLES[meta.table].version
+        if meta.schema_version < current:
+            found.append(Outdated(meta.table, meta.partition, meta.schema_version, current))
+    return found
+
+
+def migrate(warehouse: Warehouse, *, dry_run: bool = False) -> list[Outdated]:
+    """Rewrite every outdated partition through its migration steps; what was migrated."""
+    todo = outdated(warehouse)
+    for item in todo:
+        steps = []
+        for version in range(item.version, item.current):
+            step = MIGRATIONS.get((item.table, version))
+            if step is None:
+                raise SchemaError(
+                    f"no migration of table {item.table} from schema version {version} to "
+                    f"{version + 1}", fix="add the step to warehouse/migrations.py")
+            steps.append(step)
+        if dry_run:
+            continue
+        meta = read_meta(warehouse, warehouse.partition_dir(item.table, item.partition))
+        frame = warehouse.read(item.table, item.partition)
+        for step in steps:
+            frame = step(frame)
+        write_partition(frame, item.table, item.partition, warehouse=warehouse,
+                        sources=meta.sources if meta else {})
+    return todo

@@ -1,0 +1,226 @@
+"""The schema of every silver and gold table, declared once, with units.
+
+``write_partition`` conforms each frame to its table's schema: columns in the declared
+order and types (a lossless cast is allowed, e.g. Int32 → Int64 or an all-null column),
+and a frame with a missing, extra or incompatible column is refused with a message that
+names the table and the column. Changing a schema is an explicit migration: raise the
+table's ``version`` and add the step that rewrites older partitions to
+``warehouse.migrations.MIGRATIONS``; ``ami warehouse migrate`` applies it and the catalog
+records each partition's version.
+
+Units: ``kWh`` energy, ``kW`` power, ``kWp`` solar peak, ``min`` minutes, ``%`` percent,
+``0-1`` a share, ``UTC`` an instant (microseconds, UTC). Silver and gold never hold local
+times; local dates are the partition keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from ami.errors import TerminalError
+
+UTC_US = pl.Datetime("us", "UTC")
+
+
+class SchemaError(TerminalError):
+    """A frame does not fit its table's declared schema."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, type, unit ("" when none) and meaning."""
+
+    name: str
+    dtype: pl.DataType
+    unit: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table's columns (partition keys excluded) and its schema version."""
+
+    name: str
+    grain: str                # one row per …
+    columns: tuple[Column, ...]
+    version: int = 1
+    time_column: str | None = None  # whose min/max the catalog records
+
+    @property
+    def polars(self) -> dict[str, pl.DataType]:
+        """Column name → Polars type, in the declared order."""
+        return {c.name: c.dtype for c in self.columns}
+
+    def empty(self) -> pl.DataFrame:
+        """A frame with no rows and this schema."""
+        return pl.DataFrame(schema=self.polars)
+
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The frame with the declared columns, order and types; SchemaError otherwise."""
+        declared = self.polars
+        missing = [c for c in declared if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in declared]
+        if missing or extra:
+            raise SchemaError(
+                f"rows for table {self.name} do not fit its schema (version {self.version}):"
+                + (f" missing {', '.join(missing)}" if missing else "")
+                + (f"; unexpected {', '.join(extra)}" if extra else ""),
+                fix="a schema change is a migration: declare it in warehouse/schemas.py and "
+                    "add the step to warehouse/migrations.py")
+        out = []
+        for name, dtype in declared.items():
+            column = frame[name]
+            if column.dtype != dtype:
+                try:
+                    column = column.cast(dtype, strict=True)
+                except pl.exceptions.PolarsError:
+                    raise SchemaError(
+                        f"column {name} of table {self.name} is {column.dtype}, the schema "
+                        f"says {dtype}",
+                        fix="convert the value where it is computed, or migrate the "
+                            "schema (warehouse/schemas.py, warehouse/migrations.py)") from None
+            out.append(column)
+        return pl.DataFrame(out)
+
+
+def _c(name: str, dtype: pl.DataType, unit: str = "", doc: str = "") -> Column:
+    return Column(name, dtype, unit, doc)
+
+
+S, F, I32, I64, B = pl.String(), pl.Float64(), pl.Int32(), pl.Int64(), pl.Boolean()
+
+_COUNTS = (
+    _c("n_intervals", I64, "", "intervals of the period"),
+    _c("n_measured", I64, "", "of them measured"),
+    _c("n_estimated", I64, "", "of them estimated by VEE"),
+    _c("n_edited", I64, "", "of them edited by hand"),
+    _c("n_missing", I64, "", "of them missing"),
+)
+_BALANCE = (
+    _c("level", S, "", "transformer | feeder | branch | province"),
+    _c("node_id", S, "", "the node's id"),
+    _c("period", S, "", "YYYY-MM-DD or YYYY-MM"),
+    _c("energy_in_kwh", F, "kWh", "energy received (total meter, solar export below)"),
+    _c("energy_out_kwh", F, "kWh", "energy delivered to customers"),
+    _c("loss_kwh", F, "kWh", "in − out"),
+    _c("loss_pct", F, "%", "loss / in × 100"),
+    _c("technical_loss_kwh", F, "kWh", "technical part (model or estimate)"),
+    _c("measured_share", F, "0-1", "share of intervals measured"),
+    _c("reliable", B, "", "measured share at or above the completeness threshold"),
+    _c("n_intervals", I64, "", "intervals behind the balance"),
+    _c("n_measured", I64, "", "of them measured"),
+    _c("has_total_meter", B, "", "the node has a total meter"),
+    _c("days", I32, "d", "days covered"),
+)
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in (
+    TableSchema("readings", "meter × interval", (
+        _c("meter_id", S, "", "meter id (CMIS)"),
+        _c("interval_end", UTC_US, "UTC", "end of the interval"),
+        _c("interval_minutes", I32, "min", "interval length"),
+        _c("kwh_import", F, "kWh", "energy imported in the interval"),
+        _c("kwh_export", F, "kWh", "energy exported (rooftop solar)"),
+        _c("quality", S, "", "measured | estimated | edited | missing"),
+        _c("rule", S, "", "the VEE rule or estimation method behind the value"),
+    ), time_column="interval_end"),
+    TableSchema("quarantine", "rejected input row", (
+        _c("meter_id", S, "", "as received"),
+        _c("interval_end", S, "", "as received"),
+        _c("kwh_import", S, "kWh", "as received (text)"),
+        _c("kwh_export", S, "kWh", "as received (text)"),
+        _c("rule", S, "", "the rule that rejected the row"),
+        _c("reason", S, "", "what is wrong and what to do"),
+        _c("_file", S, "", "landing file (or API load)"),
+        _c("_row", I64, "", "row number in the file (1 = first data row)"),
+        _c("_dlt_load_id", S, "", "the load that delivered the row"),
+    )),
+    TableSchema("findings", "finding (a run of intervals, a meter-day, a transformer-day)", (
+        _c("level", S, "", "meter | transformer | province"),
+        _c("node_id", S, "", "meter or transformer id"),
+        _c("rule", S, "", "the VEE rule"),
+        _c("first_interval_end", UTC_US, "UTC", "first interval concerned"),
+        _c("last_interval_end", UTC_US, "UTC", "last interval concerned"),
+        _c("n_intervals", I32, "", "intervals concerned"),
+        _c("action", S, "", "rejected | flagged | quarantined | dropped | estimated | …"),
+        _c("evidence", S, "", "the numbers behind the finding"),
+    )),
+    TableSchema("quality_day", "meter or transformer × day", (
+        _c("level", S, "", "meter | transformer"),
+        _c("node_id", S, "", "meter or transformer id"),
+        *_COUNTS,
+        _c("completeness", F, "0-1", "(measured + edited) / intervals"),
+        _c("estimated_share", F, "0-1", "estimated / intervals"),
+        _c("kwh_import", F, "kWh", "energy of the day"),
+        _c("kwh_measured", F, "kWh", "of it measured"),
+        _c("kwh_per_interval", F, "kWh", "mean measured interval energy"),
+        _c("n_findings", I64, "", "findings of the day"),
+        _c("rules", S, "", "rules that found something, comma-separated"),
+    )),
+    TableSchema("edits", "manual correction", (
+        _c("edit_id", S, "", "id of the edit"),
+        _c("meter_id", S, "", "meter corrected"),
+        _c("first_interval_end", UTC_US, "UTC", "first interval corrected"),
+        _c("last_interval_end", UTC_US, "UTC", "last interval corrected"),
+        _c("kwh_import", F, "kWh", "new import per interval"),
+        _c("kwh_export", F, "kWh", "new export per interval"),
+        _c("edited_by", S, "", "who"),
+        _c("edited_at", UTC_US, "UTC", "when"),
+        _c("reason", S, "", "why"),
+    )),
+    TableSchema("edit_log", "edited interval", (
+        _c("edit_id", S, "", "the edit applied"),
+        _c("meter_id", S, "", "meter"),
+        _c("interval_end", UTC_US, "UTC", "interval"),
+        _c("original_kwh_import", F, "kWh", "value before the edit"),
+        _c("original_kwh_export", F, "kWh", "value before the edit"),
+        _c("original_quality", S, "", "quality before the edit"),
+        _c("original_rule", S, "", "rule before the edit"),
+        _c("new_kwh_import", F, "kWh", "value after the edit"),
+        _c("new_kwh_export", F, "kWh", "value after the edit"),
+        _c("edited_by", S, "", "who"),
+        _c("edited_at", UTC_US, "UTC", "when"),
+        _c("reason", S, "", "why"),
+    )),
+    TableSchema("meters", "meter × validity period", (
+        _c("meter_id", S, "", "meter id"),
+        _c("customer_id", S, "", "customer (empty for grid meters)"),
+        _c("meter_role", S, "", "customer | transformer_total | feeder_head | boundary"),
+        _c("customer_group", S, "", "residential | commercial | production | …"),
+        _c("transformer_id", S, "", "transformer (TBA) the meter is below"),
+        _c("feeder_id", S, "", "feeder"),
+        _c("branch_id", S, "", "branch (Điện lực)"),
+        _c("commune", S, "", "commune (xã)"),
+        _c("contracted_kw", F, "kW", "contracted capacity"),
+        _c("solar_kwp", F, "kWp", "rooftop solar peak power"),
+        _c("dr_participant", B, "", "takes part in demand response"),
+        _c("valid_from", UTC_US, "UTC", "validity start"),
+        _c("valid_to", UTC_US, "UTC", "validity end (empty: still valid)"),
+        _c("network_node", S, "", "bus in the low-voltage network model"),
+    )),
+    TableSchema("meter_day", "meter × local day", (
+        _c("meter_id", S, "", "meter id"),
+        _c("kwh_import", F, "kWh", "energy imported in the day"),
+        _c("kwh_export", F, "kWh", "energy exported in the day"),
+        *_COUNTS,
+        _c("measured_share", F, "0-1", "measured / intervals"),
+    )),
+    TableSchema("balance_day", "node × local day", _BALANCE),
+    TableSchema("balance_month", "node × month", _BALANCE),
+    TableSchema("anomaly_scores", "customer meter", (
+        _c("meter_id", S, "", "meter id"),
+        _c("score", F, "0-1", "calibrated suspicion"),
+        _c("rank", I64, "", "1 = most suspicious"),
+        _c("reasons", S, "", "reasons in Vietnamese"),
+        _c("reason_codes", pl.List(S), "", "reason codes"),
+        _c("reasons_en", S, "", "reasons in English"),
+        _c("est_unbilled_kwh_month", F, "kWh", "energy at stake per month"),
+        _c("customer_group", S, "", "customer group"),
+    )),
+)}
+
+
+def schema_of(table: str) -> TableSchema:
+    """The declared schema of a table."""
+    return TABLES[table]
