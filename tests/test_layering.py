@@ -63,3 +63,23 @@ def test_the_scan_finds_an_airflow_import(tmp_path: Path) -> None:
     planted = tmp_path / "x.py"
     planted.write_text("from airflow.sdk import dag\n", encoding="utf-8")
     assert "airflow.sdk" in imported_modules(planted)
+
+
+#: Names of the warehouse tree: only ``warehouse/`` composes paths from them.
+TREE_NAMES = {"bronze", "silver", "gold", "_state", "part-0.parquet", "_partition.json"}
+
+
+def string_constants(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+@pytest.mark.parametrize("package", [p for p in PACKAGES if p != "warehouse"] + ["dags"])
+def test_only_the_warehouse_composes_warehouse_paths(package: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {sorted(string_constants(path) & TREE_NAMES)}"
+        for path in (ROOT / package).rglob("*.py")
+        if string_constants(path) & TREE_NAMES
+    ]
+    assert offenders == []

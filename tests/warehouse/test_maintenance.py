@@ -194,3 +194,40 @@ write_partition(meter_day(["FIRST"], [1.0]), "meter_day",
     other.stdout.close()
     assert_frame_equal(wh.read("meter_day", {"date": "2026-10-01"}), small_frame(2))
     assert verify(wh) == []
+
+
+def test_a_corrected_silver_day_marks_its_gold_day_and_month(
+        chain: Warehouse, settings: Settings, tmp_path: Path) -> None:
+    from models.balances import build_day, build_month, months_of, pending_gold_days
+
+    month = partition_meta(chain, "balance_month", {"month": "2026-10"})
+    assert pending_gold_days(settings=settings) == []
+    # a corrected re-delivery of day 2: its silver is rewritten ...
+    landing = tmp_path / "landing"
+    day2 = landing / "readings_2026-10-02.csv"
+    def silver_pc3() -> float:
+        return chain.read("readings", {"date": "2026-10-02"}).filter(
+            pl.col("meter_id") == "PC3")["kwh_import"].sum()
+
+    silver_before = silver_pc3()
+    day2.write_text(day2.read_text().replace(",0.3,", ",0.45,"))
+    from pipelines.ingest import ingest_landing
+    from quality.vee import vee_pending
+
+    ingest_landing(str(landing), settings=settings)
+    assert [c.date for c in vee_pending(settings=settings)] == ["2026-10-02"]
+    # ... so exactly that gold day is stale, and the month it belongs to is rebuilt
+    assert pending_gold_days(settings=settings) == ["2026-10-02"]
+    before = chain.read("meter_day", {"date": "2026-10-02"}).filter(
+        pl.col("meter_id") == "PC3")["kwh_import"].item()
+    for day in pending_gold_days(settings=settings):
+        build_day(day, settings=settings)
+    for m in months_of(["2026-10-02"]):
+        build_month(m, settings=settings)
+    after = chain.read("meter_day", {"date": "2026-10-02"}).filter(
+        pl.col("meter_id") == "PC3")["kwh_import"].item()
+    assert silver_pc3() - silver_before > 6  # 0.3 → 0.45 kWh in most of 48 intervals
+    assert after - before == pytest.approx(silver_pc3() - silver_before)
+    rebuilt = partition_meta(chain, "balance_month", {"month": "2026-10"})
+    assert month is not None and rebuilt is not None and rebuilt.checksum != month.checksum
+    assert pending_gold_days(settings=settings) == []
