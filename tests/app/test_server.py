@@ -17,7 +17,10 @@ from warehouse import Warehouse, write_table
 def base_url(settings: Settings) -> Iterator[str]:
     scores = pl.DataFrame({"meter_id": ["PC000000007", "PC000000003"], "score": [0.97, 0.4],
                            "rank": [1, 2], "est_unbilled_kwh_month": [210.0, 3.0],
-                           "reasons": ["ZERO: Công tơ ghi 0 kWh <script>", "DROP: giảm"]})
+                           "reasons": ["ZERO: Công tơ ghi 0 kWh <script>", "DROP: giảm"],
+                           "reason_codes": [["ZERO"], ["DROP"]],
+                           "reasons_en": ["ZERO: the meter reads 0 kWh", "DROP: drop"],
+                           "customer_group": ["residential", "residential"]})
     write_table(scores, "anomaly_scores", warehouse=Warehouse.at(settings.warehouse))
     server = make_server(settings, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
