@@ -8,11 +8,10 @@ import polars as pl
 
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
-from pipelines.cmis.settings import DATASET as CMIS_DATASET
-from pipelines.cmis.settings import METERS_TABLE as CMIS_TABLE
 from quality.parse import flag, instant, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, write_table
+from warehouse.layout import CMIS_DATASET, CMIS_METERS_TABLE
 from warehouse.schemas import schema_of
 from warehouse.state import read_manifest
 
@@ -111,7 +110,7 @@ def build_meters(*, settings: Settings) -> int:
     current ``meters*`` files of the landing zone are used.
     """
     warehouse = Warehouse.at(settings.warehouse)
-    cmis = warehouse.bronze_parts(CMIS_DATASET, CMIS_TABLE)
+    cmis = warehouse.bronze_parts(CMIS_DATASET, CMIS_METERS_TABLE)
     if cmis:
         raw = latest_versions(warehouse.scan_files(cmis).collect())
         sources = {"cmis": str(raw["_dlt_load_id"].max())}

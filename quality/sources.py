@@ -5,9 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from ami.errors import NoDataError
-from pipelines.filedrop.settings import DATASET
-from pipelines.hes_api.settings import DATASET as API_DATASET
 from warehouse import Warehouse
+from warehouse.layout import FILEDROP_DATASET, HES_API_DATASET
 
 
 def current_files(
@@ -28,8 +27,8 @@ def scan_bronze(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
     Entries are landing files (bronze ``filedrop``) or API loads (``hes_api/<load_id>``).
     Each row carries ``_entry``, the manifest entry it belongs to.
     """
-    dropped = {n: load for n, load in files.items() if not n.startswith(f"{API_DATASET}/")}
-    loads = {n: load for n, load in files.items() if n.startswith(f"{API_DATASET}/")}
+    dropped = {n: load for n, load in files.items() if not n.startswith(f"{HES_API_DATASET}/")}
+    loads = {n: load for n, load in files.items() if n.startswith(f"{HES_API_DATASET}/")}
     frames = []
     if dropped:
         frames.append(_scan_files(warehouse, kind, dropped))
@@ -65,7 +64,8 @@ def _scan_files(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
         schema={"_file": pl.Categorical, "_dlt_load_id": pl.Categorical},
     ).lazy()
     # Files of one table may differ in optional columns; absent ones read as null.
-    frame = warehouse.scan_files(_parts(warehouse, DATASET, kind), missing_columns="insert")
+    frame = warehouse.scan_files(_parts(warehouse, FILEDROP_DATASET, kind),
+                                 missing_columns="insert")
     # The file filter prunes row groups by their statistics before the exact load match.
     frame = _text_lineage(frame.filter(pl.col("_file").is_in(list(files))))
     return frame.join(wanted, on=["_file", "_dlt_load_id"], how="semi").with_columns(
@@ -74,8 +74,8 @@ def _scan_files(warehouse: Warehouse, kind: str, files: dict[str, str]) -> pl.La
 
 def _scan_loads(warehouse: Warehouse, kind: str, loads: dict[str, str]) -> pl.LazyFrame:
     """Rows of whole API loads."""
-    frame = _text_lineage(warehouse.scan_files(_parts(warehouse, API_DATASET, kind),
+    frame = _text_lineage(warehouse.scan_files(_parts(warehouse, HES_API_DATASET, kind),
                                           missing_columns="insert"))
     return frame.filter(pl.col("_dlt_load_id").is_in(list(loads.values()))).with_columns(
-        (pl.lit(f"{API_DATASET}/") + pl.col("_dlt_load_id").cast(pl.String))
+        (pl.lit(f"{HES_API_DATASET}/") + pl.col("_dlt_load_id").cast(pl.String))
         .cast(pl.Categorical).alias("_entry"))

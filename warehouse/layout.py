@@ -53,6 +53,14 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Bronze datasets (folders under ``bronze/``), one per source, and the CMIS meters
+#: table. The sources write them through dlt; readers find their files with
+#: ``Warehouse.bronze_parts``.
+FILEDROP_DATASET = "filedrop"
+HES_API_DATASET = "hes_api"
+CMIS_DATASET = "cmis"
+CMIS_METERS_TABLE = "meters"
+
 #: Name of the one data file of a partition.
 DATA_FILE = "part-0.parquet"
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from warehouse.layout import CMIS_DATASET, CMIS_METERS_TABLE
+
 #: dlt pipeline name and bronze dataset of the CMIS load.
 PIPELINE_NAME = "ami_cmis"
-DATASET = "cmis"
+DATASET = CMIS_DATASET
 SOURCE = "cmis"
 
 #: The CMIS table holding meters and customers with validity periods (SCD 2).
-METERS_TABLE = "meters"
+METERS_TABLE = CMIS_METERS_TABLE
 
 #: Incremental cursor column: the time a row was last written in CMIS.
 CURSOR_COLUMN = "updated_at"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from warehouse.layout import FILEDROP_DATASET
+
 #: Required canonical columns per file kind (DESIGN.md §4). A file missing one of them
 #: is quarantined whole; extra columns are kept in bronze.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -28,4 +30,4 @@ TIME_COLUMNS: dict[str, str] = {
 }
 
 #: Name of the dlt dataset (folder under bronze/) this source writes.
-DATASET = "filedrop"
+DATASET = FILEDROP_DATASET

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from warehouse.layout import HES_API_DATASET
+
 PIPELINE_NAME = "ami_hes_api"
-DATASET = "hes_api"
+DATASET = HES_API_DATASET
 RESOURCE = "readings"
 SOURCE_TAG = "hes_api"
 READINGS_PATH = "/api/v1/readings"
