@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     # --- targets (province 2026 plan) ------------------------------------------------
     loss_target_pct: float = Field(6.0, description="Distribution loss goal [%].")
     loss_stretch_pct: float = Field(3.0, description="Stretch loss goal for 2026 [%].")
+    network_power_factor: float = Field(
+        0.95, description="Power factor of customer loads in network power flows [0-1]."
+    )
+    default_peak_loading: float = Field(
+        0.8, description="Without a rating, a transformer's peak load is taken as this "
+        "share of its rating [0-1]."
+    )
+    default_fixed_loss_share: float = Field(
+        0.002, description="Without parameters, fixed technical loss as a share of the "
+        "rating [0-1]."
+    )
+    default_load_loss_share: float = Field(
+        0.065, description="Without parameters, technical loss at rated load as a share of "
+        "the rating [0-1]."
+    )
+    network_coverage: float = Field(
+        0.9, description="Share of customer energy that must map to buses of a network "
+        "model for the power flow to be used (else the estimate) [0-1]."
+    )
 
     # --- VEE thresholds --------------------------------------------------------------
     max_interpolation_gap_minutes: int = Field(

@@ -10,21 +10,25 @@ row with valid_from < t ≤ valid_to.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import polars as pl
 
 from ami.errors import NoDataError
 from ami.settings import Settings
+from models.technical import transformer_technical
+from pipelines.networks import current_networks, load_network
 from warehouse import Warehouse, partition_meta, write_partition
+from warehouse.catalog import get_text
+from warehouse.schemas import schema_of
+from warehouse.state import read_manifest
 
 LEVELS = ("transformer", "feeder", "branch", "province")
 LEVEL_COLUMN = {"transformer": "transformer_id", "feeder": "feeder_id", "branch": "branch_id"}
 PROVINCE_ID = "LS"
 
-BALANCE_COLUMNS = [
-    "level", "node_id", "period", "energy_in_kwh", "energy_out_kwh", "loss_kwh", "loss_pct",
-    "technical_loss_kwh", "measured_share", "reliable", "n_intervals", "n_measured",
-    "has_total_meter", "days",
-]
+BALANCE_COLUMNS = list(schema_of("balance_day").polars)
 
 
 def attach_topology(readings: pl.DataFrame, meters: pl.DataFrame) -> pl.DataFrame:
@@ -66,8 +70,13 @@ def transformer_balance(joined: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings) -> pl.DataFrame:
-    """Balances of every level from transformer sums; only metered transformers count."""
+def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
+            days_in_period: int = 1) -> pl.DataFrame:
+    """Balances of every level from transformer sums; only metered transformers count.
+
+    ``transformers`` holds per transformer the energy sums, ``technical_loss_kwh`` and
+    ``technical_method``; flags name what makes a balance doubtful.
+    """
     metered = transformers.filter(pl.col("has_total_meter"))
     frames = [transformers.rename({"transformer_id": "node_id"}).with_columns(
         pl.lit("transformer").alias("level"))]
@@ -76,12 +85,19 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings) -> p
         frames.append(
             metered.group_by(key.alias("node_id")).agg(
                 pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
+                # a sum of technical losses only when every transformer has one
+                pl.when(pl.col("technical_loss_kwh").null_count() == 0)
+                .then(pl.col("technical_loss_kwh").sum()).alias("technical_loss_kwh"),
+                pl.when(pl.col("technical_method").n_unique() == 1)
+                .then(pl.col("technical_method").first()).otherwise(pl.lit("mixed"))
+                .alias("technical_method"),
                 pl.col("days").max(),
                 pl.lit(True).alias("has_total_meter"),
             ).with_columns(pl.lit(level).alias("level"))
         )
     out = pl.concat([f.select("level", "node_id", "energy_in_kwh", "energy_out_kwh",
-                              "n_intervals", "n_measured", "has_total_meter", "days")
+                              "technical_loss_kwh", "technical_method", "n_intervals",
+                              "n_measured", "has_total_meter", "days")
                      for f in frames])
     loss = pl.col("energy_in_kwh") - pl.col("energy_out_kwh")
     share = pl.col("n_measured") / pl.col("n_intervals")
@@ -90,28 +106,65 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings) -> p
         pl.when(pl.col("has_total_meter")).then(loss).alias("loss_kwh"),
         pl.when(pl.col("has_total_meter") & (pl.col("energy_in_kwh") > 0))
         .then(100 * loss / pl.col("energy_in_kwh")).alias("loss_pct"),
-        pl.lit(None, pl.Float64).alias("technical_loss_kwh"),
+        pl.when(pl.col("has_total_meter")).then(pl.col("technical_loss_kwh"))
+        .alias("technical_loss_kwh"),
+        pl.when(pl.col("has_total_meter")).then(pl.col("technical_method"))
+        .alias("technical_method"),
         share.alias("measured_share"),
         (pl.col("has_total_meter") & (share >= settings.completeness_threshold))
         .alias("reliable"),
+    ).with_columns(
+        (pl.col("loss_kwh") - pl.col("technical_loss_kwh")).alias("non_technical_kwh"),
+    ).with_columns(
+        pl.concat_str(
+            pl.when(~pl.col("has_total_meter")).then(pl.lit("no_total_meter")),
+            pl.when(pl.col("loss_kwh") < 0).then(pl.lit("negative_loss")),
+            pl.when((pl.col("loss_kwh") >= 0) & (pl.col("non_technical_kwh") < 0))
+            .then(pl.lit("negative_non_technical")),
+            pl.when(pl.col("days") < days_in_period).then(pl.lit("partial_period")),
+            separator=",", ignore_nulls=True).alias("flags"),
     ).select(BALANCE_COLUMNS).sort(
         pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}), "node_id"
     )
 
 
+def _gold_sources(warehouse: Warehouse, day: str,
+                  manifest: dict[str, dict[str, object]]) -> dict[str, str]:
+    """What a gold day is built from: its silver day, transformer data, network models."""
+    silver = partition_meta(warehouse, "readings", {"date": day})
+    transformers = partition_meta(warehouse, "transformers")
+    return {"readings": silver.checksum if silver else "",
+            "transformers": transformers.checksum if transformers else "",
+            **{f"network:{t}": sha for t, sha in current_networks(manifest).items()}}
+
+
+def _networks(warehouse: Warehouse, manifest: dict[str, dict[str, object]]) -> dict[str, Any]:
+    """The current network model of each transformer that has one (pandapower nets)."""
+    nets = {}
+    for transformer_id in current_networks(manifest):
+        text = get_text(warehouse, warehouse.network_file(transformer_id))
+        if text is not None:
+            nets[transformer_id] = load_network(text, f"networks/{transformer_id}.json")
+    return nets
+
+
 def build_day(day: str, *, settings: Settings) -> int:
     """Gold meter-day energy and day balances of one local day; returns node count."""
     warehouse = Warehouse.at(settings.warehouse)
-    readings_meta = partition_meta(warehouse, "readings", {"date": day})
-    if readings_meta is None:
+    if partition_meta(warehouse, "readings", {"date": day}) is None:
         raise NoDataError(f"no silver readings for {day}", fix="run VEE for that day first")
+    manifest = read_manifest(warehouse)
     readings = warehouse.scan("readings", date=day).drop("date").collect()
     meters = warehouse.scan("meters").collect()
-    sources = {"readings": readings_meta.checksum}
+    sources = _gold_sources(warehouse, day, manifest)
     write_partition(meter_day(readings), "meter_day", {"date": day}, warehouse=warehouse,
                     sort_by=("meter_id",), sources=sources)
-    transformers = transformer_balance(attach_topology(readings, meters)).with_columns(
-        pl.lit(1).alias("days"))
+    joined = attach_topology(readings, meters)
+    params = warehouse.read("transformers") if sources["transformers"] else None
+    technical = transformer_technical(joined, params, _networks(warehouse, manifest),
+                                      settings=settings)
+    transformers = transformer_balance(joined).join(
+        technical, on="transformer_id", how="left").with_columns(pl.lit(1).alias("days"))
     balances = roll_up(transformers, period=day, settings=settings)
     write_partition(balances, "balance_day", {"date": day}, warehouse=warehouse,
                     sources=sources)
@@ -119,13 +172,13 @@ def build_day(day: str, *, settings: Settings) -> int:
 
 
 def pending_gold_days(*, settings: Settings) -> list[str]:
-    """Days whose gold was not built from the current silver readings."""
+    """Days whose gold was not built from the current silver, transformers and networks."""
     warehouse = Warehouse.at(settings.warehouse)
+    manifest = read_manifest(warehouse)
     stale = []
     for day in warehouse.partitions("readings", "date"):
-        silver = partition_meta(warehouse, "readings", {"date": day})
         gold = partition_meta(warehouse, "balance_day", {"date": day})
-        if silver and (gold is None or gold.sources.get("readings") != silver.checksum):
+        if gold is None or gold.sources != _gold_sources(warehouse, day, manifest):
             stale.append(day)
     return stale
 
@@ -143,10 +196,17 @@ def build_month(month: str, *, settings: Settings) -> int:
         .unique("transformer_id", keep="first").collect()
     summed = transformers.group_by(pl.col("node_id").alias("transformer_id")).agg(
         pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
+        pl.when(pl.col("technical_loss_kwh").null_count() == 0)
+        .then(pl.col("technical_loss_kwh").sum()).alias("technical_loss_kwh"),
+        pl.when(pl.col("technical_method").n_unique() == 1)
+        .then(pl.col("technical_method").first()).otherwise(pl.lit("mixed"))
+        .alias("technical_method"),
         pl.col("has_total_meter").all(),
         pl.col("days").sum(),
     ).join(topo, on="transformer_id", how="left")
-    balances = roll_up(summed, period=month, settings=settings)
+    first = dt.date.fromisoformat(f"{month}-01")
+    length = ((first + dt.timedelta(days=32)).replace(day=1) - first).days
+    balances = roll_up(summed, period=month, settings=settings, days_in_period=length)
     sources = {
         d: (meta.checksum if (meta := partition_meta(
             warehouse, "balance_day", {"date": d})) else "")

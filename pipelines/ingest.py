@@ -8,7 +8,7 @@ stores its reconciliation (rows seen = loaded + quarantined) under ``_state/inge
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ami.settings import Settings
 from pipelines.bronze import bronze_pipeline, run_into_bronze
@@ -16,6 +16,7 @@ from pipelines.filedrop import FileOutcome, landing_source
 from pipelines.filedrop.helpers import list_landing, redact, release
 from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.settings import DATASET
+from pipelines.networks import NetworkOutcome, ingest_networks
 from warehouse import Warehouse
 from warehouse.state import MANIFEST, read_manifest, write_json
 
@@ -28,6 +29,7 @@ class IngestResult:
 
     load_id: str | None
     files: list[FileOutcome]
+    networks: list[NetworkOutcome] = field(default_factory=list)
 
     @property
     def rows_seen(self) -> int:
@@ -77,7 +79,8 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
                 "dates": outcome.dates, "date_rows": outcome.date_rows,
                 "rows": outcome.rows_loaded, "reason": outcome.reason,
             }
-    result = IngestResult(load_id=load_id, files=outcomes)
+    networks = ingest_networks(landing, warehouse, manifest)
+    result = IngestResult(load_id=load_id, files=outcomes, networks=networks)
     write_json(warehouse, MANIFEST, manifest)
     if load_id is not None:
         write_json(

@@ -126,7 +126,43 @@ def build_meters(*, settings: Settings) -> int:
     meters = parse_meters(raw)
     write_table(meters, "meters", warehouse=warehouse, sort_by=("meter_id", "valid_from"),
                 sources=sources)
+    build_transformers(warehouse)
     return meters.height
+
+
+def build_transformers(warehouse: Warehouse) -> int:
+    """Silver transformers from the current ``transformers*`` files (latest row wins).
+
+    Returns the row count (0, and no table, when none has been delivered).
+    """
+    files = current_files(read_manifest(warehouse), "transformers")
+    if not files:
+        return 0
+    raw = scan_bronze(warehouse, "transformers", files).collect()
+    typed = raw.select(
+        pl.col("transformer_id").str.strip_chars(), number("rated_kva"),
+        *[number(c) if c in raw.columns else pl.lit(None, pl.Float64).alias(c)
+          for c in ("fixed_loss_kw", "load_loss_kw")],
+        pl.col("_file"), pl.col("_row"), pl.col("_dlt_load_id").cast(pl.String))
+    checks = {
+        "transformer_id": pl.col("transformer_id").fill_null("") == "",
+        "rated_kva": ~(pl.col("rated_kva") > 0).fill_null(value=False),
+        "fixed_loss_kw": (pl.col("fixed_loss_kw") < 0).fill_null(value=False),
+        "load_loss_kw": (pl.col("load_loss_kw") < 0).fill_null(value=False),
+    }
+    for column, failed in checks.items():
+        bad = typed.filter(failed)
+        if bad.height:
+            first = bad.row(0, named=True)
+            raise InputError(
+                f"{bad.height} transformer row(s) with a bad {column}", file=str(first["_file"]),
+                row=int(first["_row"]), column=column,
+                fix="give transformer_id, rated_kva > 0 (a number) and losses in kW ≥ 0")
+    latest = typed.sort("_dlt_load_id", "_row").unique("transformer_id", keep="last")
+    frame = latest.select("transformer_id", "rated_kva", "fixed_loss_kw", "load_loss_kw")
+    write_table(frame, "transformers", warehouse=warehouse, sort_by=("transformer_id",),
+                sources=files)
+    return frame.height
 
 
 def latest_versions(raw: pl.DataFrame) -> pl.DataFrame:

@@ -29,6 +29,7 @@ from ami.errors import ConfigError
 TABLE_LAYERS: dict[str, str] = {
     "readings": "silver",
     "meters": "silver",
+    "transformers": "silver",
     "quarantine": "silver",
     "findings": "silver",
     "quality_day": "silver",
@@ -182,6 +183,10 @@ class Warehouse:
             if record["output"] in present:
                 merged.update(record["inputs"])
         return [p for p in parts if p.rsplit("/", 1)[-1] not in merged]
+
+    def network_file(self, transformer_id: str) -> str:
+        """A transformer's low-voltage network model (pandapower JSON), as received."""
+        return f"{self.bronze}/networks/{transformer_id}.json"
 
     def scan_files(self, files: list[str], **options: Any) -> pl.LazyFrame:
         """Lazy scan of Parquet files of this warehouse (bronze parts, for example)."""

@@ -243,9 +243,9 @@ def retain_bronze(warehouse: Warehouse, *, before: date, dry_run: bool = False) 
     for name in retired:
         manifest[name] = {**manifest[name], "status": "retired",
                           "retired_at": datetime.now(UTC).isoformat()}
-    current = {(name, str(e["load_id"])) for name, e in manifest.items()
+    current = {(name, str(e.get("load_id"))) for name, e in manifest.items()
                if e.get("status", "loaded") == "loaded"}
-    current_loads = {str(e["load_id"]) for e in manifest.values()
+    current_loads = {str(e.get("load_id")) for e in manifest.values()
                      if e.get("status", "loaded") == "loaded"}
     deleted, rows, freed = [], 0, 0
     for dataset, table in _bronze_tables(warehouse):

@@ -28,9 +28,23 @@ from warehouse.writer import write_partition
 
 Migration = Callable[[pl.DataFrame], pl.DataFrame]
 
-#: (table, from_version) → the step to from_version + 1. None so far: every table is at
-#: its first version.
-MIGRATIONS: dict[tuple[str, int], Migration] = {}
+def _balances_v2(frame: pl.DataFrame) -> pl.DataFrame:
+    """Balances 1 → 2: the technical method, non-technical loss and flags columns.
+
+    Version 1 had no technical loss (always empty), so the method is unknown and the
+    non-technical part is empty too; ``ami ingest`` rebuilds days with both.
+    """
+    return frame.with_columns(
+        pl.lit(None, pl.String).alias("technical_method"),
+        (pl.col("loss_kwh") - pl.col("technical_loss_kwh")).alias("non_technical_kwh"),
+        pl.lit("", pl.String).alias("flags"))
+
+
+#: (table, from_version) → the step to from_version + 1.
+MIGRATIONS: dict[tuple[str, int], Migration] = {
+    ("balance_day", 1): _balances_v2,
+    ("balance_month", 1): _balances_v2,
+}
 
 
 @dataclass(frozen=True)

@@ -106,13 +106,17 @@ _BALANCE = (
     _c("energy_out_kwh", F, "kWh", "energy delivered to customers"),
     _c("loss_kwh", F, "kWh", "in − out"),
     _c("loss_pct", F, "%", "loss / in × 100"),
-    _c("technical_loss_kwh", F, "kWh", "technical part (model or estimate)"),
+    _c("technical_loss_kwh", F, "kWh", "technical part (power flow or estimate)"),
+    _c("technical_method", S, "", "power_flow | estimate | estimate_default | mixed"),
+    _c("non_technical_kwh", F, "kWh", "loss − technical (negative: flagged, not clipped)"),
     _c("measured_share", F, "0-1", "share of intervals measured"),
     _c("reliable", B, "", "measured share at or above the completeness threshold"),
     _c("n_intervals", I64, "", "intervals behind the balance"),
     _c("n_measured", I64, "", "of them measured"),
     _c("has_total_meter", B, "", "the node has a total meter"),
     _c("days", I32, "d", "days covered"),
+    _c("flags", S, "", "no_total_meter, negative_loss, negative_non_technical, "
+                       "partial_period (comma-separated)"),
 )
 
 TABLES: dict[str, TableSchema] = {t.name: t for t in (
@@ -199,6 +203,13 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("valid_to", UTC_US, "UTC", "validity end (empty: still valid)"),
         _c("network_node", S, "", "bus in the low-voltage network model"),
     )),
+    TableSchema("transformers", "distribution transformer (TBA)", (
+        _c("transformer_id", S, "", "transformer id"),
+        _c("rated_kva", F, "kVA", "rating"),
+        _c("fixed_loss_kw", F, "kW", "technical loss below the total meter at no load"),
+        _c("load_loss_kw", F, "kW", "technical loss below the total meter at rated load, "
+                                    "less the fixed part"),
+    )),
     TableSchema("meter_day", "meter × local day", (
         _c("meter_id", S, "", "meter id"),
         _c("kwh_import", F, "kWh", "energy imported in the day"),
@@ -206,8 +217,8 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         *_COUNTS,
         _c("measured_share", F, "0-1", "measured / intervals"),
     )),
-    TableSchema("balance_day", "node × local day", _BALANCE),
-    TableSchema("balance_month", "node × month", _BALANCE),
+    TableSchema("balance_day", "node × local day", _BALANCE, version=2),
+    TableSchema("balance_month", "node × month", _BALANCE, version=2),
     TableSchema("anomaly_scores", "customer meter", (
         _c("meter_id", S, "", "meter id"),
         _c("score", F, "0-1", "calibrated suspicion"),

@@ -600,6 +600,12 @@ def _write_reference_files(p: Province, spec: ProvinceSpec, landing: Path
     """Write meters, temperature and DR events; return the DR windows per day index."""
     per_day = 1440 // spec.interval_minutes
     _write_frame(meters_table(p, spec), landing / "meters.csv", "csv")
+    # What the utility knows of each TBA: its rating and the technical loss of its LV
+    # network at no load and at rated load (the generator's own loss model).
+    _write_frame(pl.DataFrame({
+        "transformer_id": p.tx_ids, "rated_kva": p.tx_kva.astype(float),
+        "fixed_loss_kw": p.tx_p0_kw, "load_loss_kw": np.round(p.tx_k * p.tx_kva**2, 4),
+    }), landing / "transformers.csv", "csv")
     days = [spec.start + timedelta(days=d) for d in range(spec.days)]
     temps = [mean_temperature(day, spec.seed) for day in days]
     _write_frame(pl.DataFrame({"date": [d.isoformat() for d in days], "temp_c_mean": temps}),

@@ -8,6 +8,7 @@ from warehouse.layout import FILEDROP_DATASET
 #: is quarantined whole; extra columns are kept in bronze.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "meters": ("meter_id", "meter_role", "transformer_id"),
+    "transformers": ("transformer_id", "rated_kva"),
     "readings": ("meter_id", "interval_end", "kwh_import"),
     "registers": ("meter_id", "read_at", "register_kwh_import"),
     "events": ("meter_id", "event_at", "event_code"),

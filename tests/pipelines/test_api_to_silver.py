@@ -26,6 +26,7 @@ def test_api_readings_equal_file_readings_in_silver(settings: Settings, tmp_path
     api_landing = tmp_path / "api-landing"
     api_landing.mkdir()
     shutil.copy(files / "meters.csv", api_landing / "meters.csv")
+    shutil.copy(files / "transformers.csv", api_landing / "transformers.csv")
     with start_simulator(files, token=TOKEN, faults=Faults(repeat_pages={1})) as sim:
         pulled = ingest_api(sim.url, TOKEN, settings=settings, page_size=700, pages_per_load=2)
     assert pulled.duplicates_skipped > 0
@@ -57,6 +58,7 @@ def test_ami_ingest_pulls_the_api_with_the_token_from_secrets(
     landing = Path(settings.landing)
     landing.mkdir(parents=True)
     shutil.copy(files / "meters.csv", landing / "meters.csv")
+    shutil.copy(files / "transformers.csv", landing / "transformers.csv")
     with start_simulator(files, token=TOKEN) as sim:
         assert main(["ingest", "--landing", str(landing), "--api", sim.url]) == 1
         assert "SOURCES__HES_API__TOKEN" in capsys.readouterr().err  # no token: clear error
