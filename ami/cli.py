@@ -188,19 +188,40 @@ def losses(
     frame = read_losses(month, level, settings=settings)
     if out is not None:
         write_frame(frame, out)
-    table = Table(title=f"Tổn thất điện năng {month} — cấp {level}")
-    for column in ("node", "điện nhận kWh", "tổn thất kWh", "tỷ lệ %", "thiếu để về 6 % kWh",
-                   "thiếu để về 3 % kWh", "đo đếm %", "tin cậy"):
-        table.add_column(column, justify="right")
+    table = Table(title=f"Tổn thất điện năng {month} — cấp {level} (xếp theo điện năng "
+                        "thương mại có thể thu hồi)")
+    for column in ("hạng", "node", "nhận kWh", "TT kWh", "TT %", "lũy kế %", "cùng kỳ %",
+                   "KT kWh", "TM kWh", "→6 % kWh", "→3 % kWh", "đo %", "ghi chú"):
+        table.add_column(column, justify="left" if column in ("node", "ghi chú") else "right",
+                         no_wrap=column != "ghi chú")
     for row in frame.head(top).iter_rows(named=True):
+        notes = [FLAG_TEXT.get(f, f) for f in (row["flags"] or "").split(",") if f]
+        if not row["reliable"]:
+            notes.insert(0, "không tin cậy")
+        if row.get("loss_jump_date"):
+            notes.append(f"tăng {row['loss_jump_pp']:.1f} điểm % từ {row['loss_jump_date']}")
         table.add_row(
-            row["node_id"], f"{row['energy_in_kwh']:,.0f}", _num(row["loss_kwh"]),
-            _num(row["loss_pct"], 2), _num(row["gap_to_target_kwh"]),
-            _num(row["gap_to_stretch_kwh"]), f"{100 * row['measured_share']:.1f}",
-            "có" if row["reliable"] else "không")
+            _num(row["rank"]) if row["rank"] is not None else "—", row["node_id"],
+            f"{row['energy_in_kwh']:,.0f}", _num(row["loss_kwh"]), _num(row["loss_pct"], 2),
+            _num(row["loss_pct_ytd"], 2), _num(row["loss_pct_last_year"], 2),
+            _num(row["technical_loss_kwh"]), _num(row["non_technical_kwh"]),
+            _num(row["gap_to_target_kwh"]), _num(row["gap_to_stretch_kwh"]),
+            f"{100 * row['measured_share']:.1f}", "; ".join(notes))
     console.print(table)
+    console.print("TT: tổn thất; KT: tổn thất kỹ thuật; TM: tổn thất thương mại (có thể thu "
+                  "hồi qua kiểm tra); →6 %, →3 %: điện năng phải giảm để đạt 6 % và 3 %; "
+                  "đo %: tỷ lệ điện năng đo đếm được")
     if out is not None:
         console.print(f"{frame.height} rows written to {out}")
+
+
+#: Balance flags in Vietnamese for the terminal table.
+FLAG_TEXT = {
+    "no_total_meter": "TBA không có công tơ tổng",
+    "negative_loss": "tổn thất âm: kiểm tra công tơ tổng hoặc sơ đồ đấu nối",
+    "negative_non_technical": "tổn thất kỹ thuật ước tính lớn hơn tổn thất đo được",
+    "partial_period": "chưa đủ tháng",
+}
 
 
 @anomalies_app.command("score")

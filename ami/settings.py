@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # --- targets (province 2026 plan) ------------------------------------------------
     loss_target_pct: float = Field(6.0, description="Distribution loss goal [%].")
     loss_stretch_pct: float = Field(3.0, description="Stretch loss goal for 2026 [%].")
+    loss_jump_pp: float = Field(
+        3.0, description="A transformer's daily loss rate rising by this much (median "
+        "after vs before) is reported as a change, with its date [percentage points]."
+    )
     network_power_factor: float = Field(
         0.95, description="Power factor of customer loads in network power flows [0-1]."
     )
