@@ -31,6 +31,18 @@ PROVINCE_ID = "LS"
 BALANCE_COLUMNS = list(schema_of("balance_day").polars)
 
 
+def technical_sum() -> pl.Expr:
+    """Σ technical loss of a group, only when every member has one (else null)."""
+    return pl.when(pl.col("technical_loss_kwh").null_count() == 0).then(
+        pl.col("technical_loss_kwh").sum()).alias("technical_loss_kwh")
+
+
+def technical_method() -> pl.Expr:
+    """The group's technical-loss method, or ``mixed`` when its members differ."""
+    return pl.when(pl.col("technical_method").n_unique() == 1).then(
+        pl.col("technical_method").first()).otherwise(pl.lit("mixed")).alias("technical_method")
+
+
 def attach_topology(readings: pl.DataFrame, meters: pl.DataFrame) -> pl.DataFrame:
     """Each reading with the meter row valid at its instant (inner: unknown meters drop)."""
     return readings.join(meters, on="meter_id", how="inner").filter(
@@ -85,12 +97,7 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
         frames.append(
             metered.group_by(key.alias("node_id")).agg(
                 pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
-                # a sum of technical losses only when every transformer has one
-                pl.when(pl.col("technical_loss_kwh").null_count() == 0)
-                .then(pl.col("technical_loss_kwh").sum()).alias("technical_loss_kwh"),
-                pl.when(pl.col("technical_method").n_unique() == 1)
-                .then(pl.col("technical_method").first()).otherwise(pl.lit("mixed"))
-                .alias("technical_method"),
+                technical_sum(), technical_method(),
                 pl.col("days").max(),
                 pl.lit(True).alias("has_total_meter"),
             ).with_columns(pl.lit(level).alias("level"))
@@ -196,11 +203,7 @@ def build_month(month: str, *, settings: Settings) -> int:
         .unique("transformer_id", keep="first").collect()
     summed = transformers.group_by(pl.col("node_id").alias("transformer_id")).agg(
         pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
-        pl.when(pl.col("technical_loss_kwh").null_count() == 0)
-        .then(pl.col("technical_loss_kwh").sum()).alias("technical_loss_kwh"),
-        pl.when(pl.col("technical_method").n_unique() == 1)
-        .then(pl.col("technical_method").first()).otherwise(pl.lit("mixed"))
-        .alias("technical_method"),
+        technical_sum(), technical_method(),
         pl.col("has_total_meter").all(),
         pl.col("days").sum(),
     ).join(topo, on="transformer_id", how="left")

@@ -17,6 +17,7 @@ import polars as pl
 from ami.errors import InputError, NoDataError
 from ami.reference import BRANCH_NAMES, CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
+from models.balances import technical_sum
 from models.savings import check_month, target_pct
 
 BALANCE_COLUMNS = ("level", "node_id", "period", "energy_in_kwh", "energy_out_kwh", "loss_kwh")
@@ -124,9 +125,7 @@ def _month_balances(month: str, balances: pl.DataFrame) -> pl.DataFrame:
         pl.col("energy_in_kwh", "energy_out_kwh", "loss_kwh").sum(),
         measured_share=(pl.col("measured_share") * pl.col("energy_in_kwh")).sum()
         / pl.col("energy_in_kwh").sum(),
-        technical_loss_kwh=pl.when(pl.col("technical_loss_kwh").null_count() == 0).then(
-            pl.col("technical_loss_kwh").sum()
-        ),
+        technical_loss_kwh=technical_sum(),
         reliable=pl.col("reliable").all(),
         period=pl.lit(month),
     )
@@ -154,9 +153,7 @@ def loss_table(
             energy_in_kwh=pl.col("energy_in_kwh").sum(),
             energy_out_kwh=pl.col("energy_out_kwh").sum(),
             loss_kwh=pl.col("loss_kwh").sum(),
-            technical_loss_kwh=pl.when(pl.col("technical_loss_kwh").null_count() == 0).then(
-                pl.col("technical_loss_kwh").sum()
-            ),
+            technical_loss_kwh=technical_sum(),
             measured_share=(pl.col("measured_share") * pl.col("energy_in_kwh")).sum()
             / pl.col("energy_in_kwh").sum(),
         )
