@@ -66,12 +66,12 @@ def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
     ).sort("meter_id")
 
 
-def transformer_balance(joined: pl.DataFrame) -> pl.DataFrame:
-    """Energy in/out per transformer and the counts behind its measured share."""
+def transformer_balance(joined: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Energy in/out per transformer (and ``by``) and the counts behind its measured share."""
     is_total = pl.col("meter_role") == "transformer_total"
     is_customer = pl.col("meter_role") == "customer"
     imp, exp = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
-    return joined.group_by("transformer_id").agg(
+    return joined.group_by("transformer_id", *by).agg(
         pl.col("feeder_id").drop_nulls().first(),
         pl.col("branch_id").drop_nulls().first(),
         ((imp * is_total).sum() + (exp * is_customer).sum()).alias("energy_in_kwh"),
@@ -83,11 +83,12 @@ def transformer_balance(joined: pl.DataFrame) -> pl.DataFrame:
 
 
 def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
-            days_in_period: int = 1) -> pl.DataFrame:
+            days_in_period: int = 1, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Balances of every level from transformer sums; only metered transformers count.
 
-    ``transformers`` holds per transformer the energy sums, ``technical_loss_kwh`` and
-    ``technical_method``; flags name what makes a balance doubtful.
+    ``transformers`` holds per transformer (and ``by``, e.g. ``interval_end``) the energy
+    sums, ``technical_loss_kwh`` and ``technical_method``; flags name what makes a
+    balance doubtful.
     """
     metered = transformers.filter(pl.col("has_total_meter"))
     frames = [transformers.rename({"transformer_id": "node_id"}).with_columns(
@@ -95,14 +96,14 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
     for level in ("feeder", "branch", "province"):
         key = pl.col(LEVEL_COLUMN[level]) if level != "province" else pl.lit(PROVINCE_ID)
         frames.append(
-            metered.group_by(key.alias("node_id")).agg(
+            metered.with_columns(key.alias("node_id")).group_by("node_id", *by).agg(
                 pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
                 technical_sum(), technical_method(),
                 pl.col("days").max(),
                 pl.lit(True).alias("has_total_meter"),
             ).with_columns(pl.lit(level).alias("level"))
         )
-    out = pl.concat([f.select("level", "node_id", "energy_in_kwh", "energy_out_kwh",
+    out = pl.concat([f.select("level", "node_id", *by, "energy_in_kwh", "energy_out_kwh",
                               "technical_loss_kwh", "technical_method", "n_intervals",
                               "n_measured", "has_total_meter", "days")
                      for f in frames])
@@ -130,8 +131,8 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
             .then(pl.lit("negative_non_technical")),
             pl.when(pl.col("days") < days_in_period).then(pl.lit("partial_period")),
             separator=",", ignore_nulls=True).alias("flags"),
-    ).select(BALANCE_COLUMNS).sort(
-        pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}), "node_id"
+    ).select(*BALANCE_COLUMNS[:3], *by, *BALANCE_COLUMNS[3:]).sort(
+        pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}), "node_id", *by
     )
 
 
@@ -170,8 +171,16 @@ def build_day(day: str, *, settings: Settings) -> int:
     params = warehouse.read("transformers") if sources["transformers"] else None
     technical = transformer_technical(joined, params, _networks(warehouse, manifest),
                                       settings=settings)
+    by = ("interval_end",)
+    intervals = transformer_balance(joined, by).join(
+        technical, on=["transformer_id", *by], how="left").with_columns(
+        pl.lit(1).alias("days"))
+    write_partition(roll_up(intervals, period=day, settings=settings, by=by),
+                    "balance_interval", {"date": day}, warehouse=warehouse,
+                    sort_by=("level", "node_id", *by), sources=sources)
     transformers = transformer_balance(joined).join(
-        technical, on="transformer_id", how="left").with_columns(pl.lit(1).alias("days"))
+        technical.group_by("transformer_id").agg(technical_sum(), technical_method()),
+        on="transformer_id", how="left").with_columns(pl.lit(1).alias("days"))
     balances = roll_up(transformers, period=day, settings=settings)
     write_partition(balances, "balance_day", {"date": day}, warehouse=warehouse,
                     sources=sources)

@@ -82,7 +82,7 @@ def _copy(net: Any) -> Any:
 
 def transformer_technical(joined: pl.DataFrame, transformers: pl.DataFrame | None,
                           networks: dict[str, Any], *, settings: Settings) -> pl.DataFrame:
-    """Technical loss [kWh] and its method per transformer over the rows of ``joined``.
+    """Technical loss [kWh] and its method per transformer and interval of ``joined``.
 
     ``joined``: silver readings with the meter row valid at each (``meter_role``,
     ``transformer_id``, ``network_node``); ``transformers``: silver transformers (or
@@ -95,6 +95,7 @@ def transformer_technical(joined: pl.DataFrame, transformers: pl.DataFrame | Non
         power.sum(), (pl.col("interval_minutes").first() / 60).alias("hours"))
     if totals.height == 0:
         return pl.DataFrame(schema={"transformer_id": pl.String(),
+                                    "interval_end": pl.Datetime("us", "UTC"),
                                     "technical_loss_kwh": pl.Float64(),
                                     "technical_method": pl.String()})
     params = transformers if transformers is not None else pl.DataFrame(schema={
@@ -113,18 +114,16 @@ def transformer_technical(joined: pl.DataFrame, transformers: pl.DataFrame | Non
         ).alias("technical_loss_kwh"),
         pl.when(given).then(pl.lit(ESTIMATE)).otherwise(pl.lit(ESTIMATE_DEFAULT))
         .alias("technical_method"),
-    ).group_by("transformer_id").agg(pl.col("technical_loss_kwh").sum(),
-                                     pl.col("technical_method").first())
+    ).select("transformer_id", "interval_end", "technical_loss_kwh", "technical_method")
     flows = [_power_flow(joined, tid, net, settings=settings)
              for tid, net in sorted(networks.items())]
-    flowed = pl.DataFrame([f for f in flows if f is not None], schema=estimated.schema,
-                          orient="row")
+    flowed = pl.concat([f for f in flows if f is not None] or [estimated.clear()])
     return pl.concat([estimated.join(flowed, on="transformer_id", how="anti"), flowed])
 
 
 def _power_flow(joined: pl.DataFrame, transformer_id: str, net: Any, *,
-                settings: Settings) -> tuple[str, float, str] | None:
-    """(transformer, line-loss kWh, method) by power flow; None when too few customers map."""
+                settings: Settings) -> pl.DataFrame | None:
+    """Line losses per interval by power flow; None when too few customers map to buses."""
     from pipelines.networks import bus_of
 
     rows = joined.filter((pl.col("transformer_id") == transformer_id)
@@ -148,4 +147,6 @@ def _power_flow(joined: pl.DataFrame, transformer_id: str, net: Any, *,
     hours = float(rows["interval_minutes"].mode()[0]) / 60
     losses = power_flow_losses(net, grid.drop("interval_end").to_numpy(), bus_ids,
                                power_factor=settings.network_power_factor, hours=hours)
-    return transformer_id, float(losses.sum()), POWER_FLOW
+    return grid.select(pl.lit(transformer_id).alias("transformer_id"), "interval_end",
+                       pl.Series("technical_loss_kwh", losses),
+                       pl.lit(POWER_FLOW).alias("technical_method"))

@@ -36,6 +36,7 @@ TABLE_LAYERS: dict[str, str] = {
     "edits": "silver",
     "edit_log": "silver",
     "meter_day": "gold",
+    "balance_interval": "gold",
     "balance_day": "gold",
     "balance_month": "gold",
     "anomaly_scores": "gold",
@@ -49,6 +50,7 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
     "quality_day": ("date",),
     "edit_log": ("date",),
     "meter_day": ("date",),
+    "balance_interval": ("date",),
     "balance_day": ("date",),
     "balance_month": ("month",),
 }

@@ -217,6 +217,9 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         *_COUNTS,
         _c("measured_share", F, "0-1", "measured / intervals"),
     )),
+    TableSchema("balance_interval", "node × interval", (
+        *_BALANCE[:3], _c("interval_end", UTC_US, "UTC", "end of the interval"),
+        *_BALANCE[3:]), time_column="interval_end"),
     TableSchema("balance_day", "node × local day", _BALANCE, version=2),
     TableSchema("balance_month", "node × month", _BALANCE, version=2),
     TableSchema("anomaly_scores", "customer meter", (

@@ -224,3 +224,20 @@ def test_bad_grids_are_flagged_not_reported_as_fact(settings: Settings, tmp_path
     findings = Warehouse.at(settings.warehouse).scan("findings").filter(
         pl.col("rule") == "unknown_meter").collect()
     assert findings["node_id"].to_list() == ["X9"]  # a meter CMIS does not list is named
+
+
+@pytest.mark.slow
+def test_interval_balances_add_up_to_the_day(province: tuple[Settings, Path]) -> None:
+    settings, _ = province
+    wh = Warehouse.at(settings.warehouse)
+    day = wh.partitions("balance_day", "date")[2]
+    intervals = wh.read("balance_interval", {"date": day})
+    assert intervals.filter(pl.col("level") == "transformer").group_by("node_id").len()[
+        "len"].unique().to_list() == [48]
+    summed = intervals.group_by("level", "node_id").agg(
+        pl.col("energy_in_kwh", "energy_out_kwh", "loss_kwh", "technical_loss_kwh").sum())
+    both = wh.read("balance_day", {"date": day}).join(summed, on=["level", "node_id"],
+                                                      suffix="_sum")
+    assert both.height == wh.read("balance_day", {"date": day}).height
+    for column in ("energy_in_kwh", "energy_out_kwh", "loss_kwh", "technical_loss_kwh"):
+        assert (both[column] - both[f"{column}_sum"]).abs().max() < 1e-6
