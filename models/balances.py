@@ -72,14 +72,19 @@ def transformer_balance(joined: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.Da
     is_customer = pl.col("meter_role") == "customer"
     imp, exp = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
     return joined.group_by("transformer_id", *by).agg(
-        pl.col("feeder_id").drop_nulls().first(),
-        pl.col("branch_id").drop_nulls().first(),
         ((imp * is_total).sum() + (exp * is_customer).sum()).alias("energy_in_kwh"),
         ((imp * is_customer).sum() + (exp * is_total).sum()).alias("energy_out_kwh"),
         is_total.any().alias("has_total_meter"),
         pl.len().cast(pl.Int64).alias("n_intervals"),
         (pl.col("quality") == "measured").sum().cast(pl.Int64).alias("n_measured"),
     )
+
+
+def feeders_of(meters: pl.DataFrame) -> pl.DataFrame:
+    """Feeder and branch of each transformer (its latest meter rows say)."""
+    return meters.filter(pl.col("transformer_id").is_not_null()).sort("valid_from").group_by(
+        "transformer_id").agg(pl.col("feeder_id").drop_nulls().last(),
+                              pl.col("branch_id").drop_nulls().last())
 
 
 def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
@@ -167,20 +172,26 @@ def build_day(day: str, *, settings: Settings) -> int:
     sources = _gold_sources(warehouse, day, manifest)
     write_partition(meter_day(readings), "meter_day", {"date": day}, warehouse=warehouse,
                     sort_by=("meter_id",), sources=sources)
-    joined = attach_topology(readings, meters)
+    # only the meter columns balances need ride along the day's millions of readings
+    joined = attach_topology(readings, meters.select(
+        "meter_id", "valid_from", "valid_to", "meter_role", "transformer_id", "network_node"))
     params = warehouse.read("transformers") if sources["transformers"] else None
     technical = transformer_technical(joined, params, _networks(warehouse, manifest),
                                       settings=settings)
     by = ("interval_end",)
+    topology = feeders_of(meters)
     intervals = transformer_balance(joined, by).join(
-        technical, on=["transformer_id", *by], how="left").with_columns(
-        pl.lit(1).alias("days"))
+        technical, on=["transformer_id", *by], how="left").join(
+        topology, on="transformer_id", how="left").with_columns(pl.lit(1).alias("days"))
     write_partition(roll_up(intervals, period=day, settings=settings, by=by),
                     "balance_interval", {"date": day}, warehouse=warehouse,
                     sort_by=("level", "node_id", *by), sources=sources)
-    transformers = transformer_balance(joined).join(
-        technical.group_by("transformer_id").agg(technical_sum(), technical_method()),
-        on="transformer_id", how="left").with_columns(pl.lit(1).alias("days"))
+    # the day from its intervals (a few thousand transformers × 48 rows)
+    transformers = intervals.group_by("transformer_id").agg(
+        pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
+        pl.col("has_total_meter").any(), technical_sum(), technical_method(),
+        pl.col("feeder_id", "branch_id").first(),
+    ).with_columns(pl.lit(1).alias("days"))
     balances = roll_up(transformers, period=day, settings=settings)
     write_partition(balances, "balance_day", {"date": day}, warehouse=warehouse,
                     sources=sources)
