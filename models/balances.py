@@ -186,10 +186,15 @@ def build_day(day: str, *, settings: Settings) -> int:
     write_partition(roll_up(intervals, period=day, settings=settings, by=by),
                     "balance_interval", {"date": day}, warehouse=warehouse,
                     sort_by=("level", "node_id", *by), sources=sources)
-    # the day from its intervals (a few thousand transformers × 48 rows)
+    # The day from its intervals (a few thousand transformers × 48 rows). An interval
+    # without a total-meter row (another cadence) has no technical loss of its own.
+    technical_known = pl.col("technical_loss_kwh").is_not_null().any()
     transformers = intervals.group_by("transformer_id").agg(
         pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
-        pl.col("has_total_meter").any(), technical_sum(), technical_method(),
+        pl.col("has_total_meter").any(),
+        pl.when(technical_known).then(pl.col("technical_loss_kwh").sum())
+        .alias("technical_loss_kwh"),
+        pl.col("technical_method").drop_nulls().first(),
         pl.col("feeder_id", "branch_id").first(),
     ).with_columns(pl.lit(1).alias("days"))
     balances = roll_up(transformers, period=day, settings=settings)
