@@ -26,6 +26,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Every step but ``generate`` opens the run's folder with these settings (``s``).
+SETTINGS = (
+    "import sys; from pathlib import Path\n"
+    "from ami.settings import Settings\n"
+    "root = Path(sys.argv[3])\n"
+    "s = Settings(data_dir=root, landing=str(root / 'landing'),"
+    " warehouse=str(root / 'warehouse'))\n"
+)
+
+#: Gold of every day whose silver is new, then the months they fall in.
+GOLD = SETTINGS + (
+    "from models.balances import build_day, build_month, months_of, pending_gold_days\n"
+    "days = pending_gold_days(settings=s)\n"
+    "for day in days: build_day(day, settings=s)\n"
+    "for month in months_of(days): build_month(month, settings=s)\n"
+    "print('gold days', len(days))\n"
+)
+
 STEPS = {
     "generate": (
         "from datetime import date; from pathlib import Path; import sys\n"
@@ -34,58 +52,28 @@ STEPS = {
         "generate_province(ProvinceSpec(meters=m, days=d, start=date(2026, 10, 1),"
         " file_format='csv', write_true_readings=False), root / 'landing', root / 'truth')\n"
     ),
-    "ingest into bronze": (
-        "import sys; from pathlib import Path\n"
-        "from ami.settings import Settings\n"
+    "ingest into bronze": SETTINGS + (
         "from pipelines.ingest import ingest_landing\n"
-        "root = Path(sys.argv[3])\n"
-        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
-        " warehouse=str(root / 'warehouse'))\n"
         "r = ingest_landing(s.landing, settings=s)\n"
         "print('rows', r.rows_loaded)\n"
     ),
-    "VEE → silver": (
-        "import sys; from pathlib import Path\n"
-        "from ami.settings import Settings\n"
+    "VEE → silver": SETTINGS + (
         "from quality.meters import build_meters\n"
         "from quality.vee import vee_pending\n"
-        "root = Path(sys.argv[3])\n"
-        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
-        " warehouse=str(root / 'warehouse'))\n"
         "build_meters(settings=s)\n"
         "print('days', [c.date for c in vee_pending(settings=s)])\n"
     ),
-    "GX silver gate": (
-        "import sys; from pathlib import Path\n"
-        "from ami.settings import Settings\n"
+    "GX silver gate": SETTINGS + (
         "from quality.gates import check_silver_days\n"
         "from warehouse import Warehouse\n"
-        "root = Path(sys.argv[3])\n"
-        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
-        " warehouse=str(root / 'warehouse'))\n"
         "days = Warehouse.at(s.warehouse).partitions('readings', 'date')\n"
         "print([r.decision for r in check_silver_days(days, settings=s)])\n"
     ),
-    "gold (meter-day, balances)": (
-        "import sys; from pathlib import Path\n"
-        "from ami.settings import Settings\n"
-        "from models.balances import build_day, build_month, months_of, pending_gold_days\n"
-        "root = Path(sys.argv[3])\n"
-        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
-        " warehouse=str(root / 'warehouse'))\n"
-        "days = pending_gold_days(settings=s)\n"
-        "for day in days: build_day(day, settings=s)\n"
-        "for month in months_of(days): build_month(month, settings=s)\n"
-        "print('gold days', days)\n"
-    ),
-    "silver month (setup: the day copied to 30 days)": (
-        "import sys; from datetime import date, timedelta; from pathlib import Path\n"
+    "gold (meter-day, balances)": GOLD,
+    "silver month (setup: the day copied to 30 days)": SETTINGS + (
+        "from datetime import date, timedelta\n"
         "import polars as pl\n"
-        "from ami.settings import Settings\n"
         "from warehouse import Warehouse, partition_meta, write_partition\n"
-        "root = Path(sys.argv[3])\n"
-        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
-        " warehouse=str(root / 'warehouse'))\n"
         "wh = Warehouse.at(s.warehouse)\n"
         "day = wh.read('readings', {'date': '2026-10-01'})\n"
         "sources = partition_meta(wh, 'readings', {'date': '2026-10-01'}).sources\n"
@@ -94,18 +82,7 @@ STEPS = {
         "    write_partition(day.with_columns(pl.col('interval_end') + timedelta(days=d)),"
         " 'readings', {'date': other}, warehouse=wh, sources=sources)\n"
     ),
-    "gold month (29 more days + month balances)": (
-        "import sys; from pathlib import Path\n"
-        "from ami.settings import Settings\n"
-        "from models.balances import build_day, build_month, months_of, pending_gold_days\n"
-        "root = Path(sys.argv[3])\n"
-        "s = Settings(data_dir=root, landing=str(root / 'landing'),"
-        " warehouse=str(root / 'warehouse'))\n"
-        "days = pending_gold_days(settings=s)\n"
-        "for day in days: build_day(day, settings=s)\n"
-        "for month in months_of(days): build_month(month, settings=s)\n"
-        "print('gold days', len(days))\n"
-    ),
+    "gold month (29 more days + month balances)": GOLD,
 }
 
 

@@ -20,6 +20,7 @@ clipped away.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from typing import Any
@@ -55,7 +56,7 @@ def power_flow_losses(net: Any, bus_kw: np.ndarray, buses: list[int], *,
     """
     import pandapower as pp
 
-    net = _copy(net)
+    net = copy.deepcopy(net)  # (the caller's network keeps its own loads)
     for table in ("load", "sgen", "storage"):
         frame = getattr(net, table)
         if len(frame):
@@ -72,12 +73,6 @@ def power_flow_losses(net: Any, bus_kw: np.ndarray, buses: list[int], *,
             pp.runpp(net, init="results" if t else "auto", numba=False)
         losses[t] = float(net.res_line["pl_mw"].sum()) * 1000.0 * hours
     return losses
-
-
-def _copy(net: Any) -> Any:
-    import copy
-
-    return copy.deepcopy(net)
 
 
 def transformer_technical(joined: pl.DataFrame, transformers: pl.DataFrame | None,
