@@ -17,8 +17,12 @@ from warehouse import Warehouse, write_table
 HISTORY_DAYS = 90
 
 
-def _readings_from_file(path: Path) -> pl.LazyFrame:
-    """Canonical readings from a CSV or Parquet file, typed; bad rows named in the error."""
+def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
+    """Canonical readings from a CSV or Parquet file, typed; bad rows named in the error.
+
+    ``interval_end`` is an ISO 8601 instant; one written without a zone (as many public
+    data sets are) is read as local time (``settings.timezone``).
+    """
     frame = read_table(path)
     for column in ("meter_id", "interval_end", "kwh_import"):
         if column not in frame.columns:
@@ -31,7 +35,13 @@ def _readings_from_file(path: Path) -> pl.LazyFrame:
                 "(+ interval_minutes, kwh_export)",
             )
     if frame.schema["interval_end"] == pl.String:
-        typed = frame.with_columns(instant("interval_end"))
+        naive = (
+            pl.col("interval_end").str.strip_chars()
+            .str.to_datetime(time_unit="us", strict=False)
+            .dt.replace_time_zone(settings.timezone, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+        )
+        typed = frame.with_columns(pl.coalesce(instant("interval_end"), naive))
         bad = typed.with_row_index("_i").filter(
             pl.col("interval_end").is_null() & frame["interval_end"].is_not_null()
         )
@@ -41,7 +51,7 @@ def _readings_from_file(path: Path) -> pl.LazyFrame:
                 file=str(path),
                 row=int(bad["_i"][0]) + 1,
                 column="interval_end",
-                fix="write e.g. 2026-10-01T17:30:00Z",
+                fix="write e.g. 2026-10-01T17:30:00Z (or 2026-10-02 00:30:00 in local time)",
             )
         frame = typed
     text = {
@@ -64,6 +74,11 @@ def _readings_from_file(path: Path) -> pl.LazyFrame:
         frame = frame.with_columns(pl.lit(None, pl.Float64).alias("kwh_export"))
     if "quality" not in frame.columns:
         frame = frame.with_columns(pl.lit("measured").alias("quality"))
+    end_type = frame.schema["interval_end"]
+    if isinstance(end_type, pl.Datetime) and end_type.time_zone is None:
+        frame = frame.with_columns(
+            pl.col("interval_end").dt.replace_time_zone(settings.timezone, ambiguous="earliest")
+        )
     return frame.lazy().with_columns(
         pl.col("interval_minutes").cast(pl.Int32),
         pl.col("interval_end").dt.convert_time_zone("UTC").dt.cast_time_unit("us"),
@@ -74,7 +89,7 @@ def score_files(
     readings: Path, meters: Path | None, labels: Path | None, *, settings: Settings
 ) -> pl.DataFrame:
     """``ami anomalies score``: read the files, return one scored row per meter."""
-    lazy = _readings_from_file(readings)
+    lazy = _readings_from_file(readings, settings)
     meter_frame = None
     if meters is not None:
         raw = read_table(meters)

@@ -61,6 +61,31 @@ REASONS: dict[str, Reason] = {
         en="Consumption far below peers ({ratio} % of the {group} median)",
         suspicious=True,
     ),
+    "VARIANCE": Reason(
+        vi="Sản lượng ngày dao động bất thường (hệ số biến thiên so với mức nền {cv_recent}, "
+        "lịch sử {cv_hist})",
+        en="Day energy swings unusually (coefficient of variation against the baseline "
+        "{cv_recent}, history {cv_hist})",
+        suspicious=True,
+    ),
+    "ROUGH": Reason(
+        vi="Điện năng giữa các chu kỳ đo nhảy bất thường (độ dao động trong giờ {recent}, "
+        "lịch sử {hist})",
+        en="Interval energy jumps unusually (within-hour swing {recent}, history {hist})",
+        suspicious=True,
+    ),
+    "REVERSE": Reason(
+        vi="Có điện năng chiều ngược vào ban đêm ({night} kWh/ngày) mà không phải điện mặt "
+        "trời: kiểm tra đấu ngược công tơ",
+        en="Reverse energy at night ({night} kWh/day), which rooftop solar cannot produce: "
+        "check for a reversed meter connection",
+        suspicious=True,
+    ),
+    "OVER_CAPACITY": Reason(
+        vi="Công suất đo được {kw} kW vượt công suất hợp đồng {contracted} kW",
+        en="Measured demand {kw} kW above the contracted {contracted} kW",
+        suspicious=True,
+    ),
     "ISOLATION": Reason(
         vi="Hành vi khác thường so với nhóm {group} (điểm bất thường {value})",
         en="Unusual behaviour versus {group} peers (isolation score {value})",

@@ -21,7 +21,9 @@ from typing import Self
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from ami.errors import InputError
 from ami.settings import Settings
@@ -29,24 +31,33 @@ from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
 from models.anomaly.signals import compute_signals
 from quality.parse import instant
 
-RULE_CODES = ("DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "PEER")
+RULE_CODES = (
+    "DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH", "REVERSE",
+    "OVER_CAPACITY", "PEER",
+)
 SCORED_CODES = (*RULE_CODES, "ISOLATION")
 DEFAULT_RULE_WEIGHTS: dict[str, float] = {
     "DROP": 0.85,
     "ZERO": 0.95,
-    "PARTIAL_ZERO": 0.85,
+    "PARTIAL_ZERO": 0.9,
     "FLAT": 0.85,
-    "SHAPE": 0.8,
+    "SHAPE": 0.85,
+    "VARIANCE": 0.6,
+    "ROUGH": 0.75,
+    "REVERSE": 0.9,
+    "OVER_CAPACITY": 0.3,
     "PEER": 0.3,
 }
 LABEL_OUTCOMES = ("theft", "meter_fault", "billing_error", "no_issue")
 POOLED = "__pooled__"
+# The supervised model needs at least this many thefts and as many other outcomes.
+MIN_CLASS_LABELS = 5
 # A suspicious rule is named in the reasons from this rule score on [0-1].
 REASON_MIN_SCORE = 0.1
 # Unbilled energy is estimated only when an energy-losing rule scores at least this [0-1].
 ESTIMATE_MIN_SCORE = 0.25
 # Rules whose pattern loses energy (SHAPE only moves it in time).
-ENERGY_RULES = ("DROP", "ZERO", "PARTIAL_ZERO", "FLAT")
+ENERGY_RULES = ("DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "VARIANCE", "ROUGH")
 # Estimated unbilled energy is reported per 30 days [d].
 MONTH_DAYS = 30.0
 
@@ -72,12 +83,15 @@ def rule_scores() -> dict[str, pl.Expr]:
     flat_ratio = pl.col("cv_recent") / pl.col("cv_base")
     lag = pl.col("best_lag_h").abs()
     lighting = pl.col("is_lighting")
+    # A drop must still be on in the last days: people away for a week come back.
+    lasting = _ramp(pl.col("drop_latest"), 0.05, 0.25)
     return {
         # Peer-normalised drop, counted only when it stands out of the meter's own noise. The
         # 2026 plan orders public lighting dimmed 50 % at 23:00-04:00, so a lighting drop is
         # expected and weighs half.
         "DROP": _ramp(pl.col("drop"), 0.1, 0.45)
         * _ramp(pl.col("drop_z"), 2.0, 4.0)
+        * lasting
         * pl.when(lighting).then(0.5).otherwise(1.0),
         "ZERO": _ramp(pl.col("zero_share_recent") - pl.col("zero_share_hist"), 0.3, 0.8),
         # Lighting is dark by day by design: never judged on zero runs.
@@ -98,6 +112,18 @@ def rule_scores() -> dict[str, pl.Expr]:
             _ramp(0.75 - pl.col("profile_corr"), 0.0, 0.6)
             * pl.when(lag >= 3).then(1.0).otherwise(0.4)
         ),
+        # Day energy that swings far more than it used to (a per-day tampering factor),
+        # counted only with a drop: a legitimate change of habits keeps the meter's rhythm.
+        "VARIANCE": _ramp(pl.col("norm_cv_recent") / pl.col("norm_cv_hist"), 1.6, 3.0)
+        * _ramp(pl.col("drop"), 0.1, 0.3)
+        * lasting,
+        # Intervals jumping within the hour (a per-interval tampering factor); hourly data
+        # has no within-hour swing and never fires.
+        "ROUGH": _ramp(pl.col("rough_rel"), 1.4, 2.2),
+        # Rooftop PV cannot export at night: night export is a reversed connection.
+        "REVERSE": _ramp(pl.col("night_export_kwh_day"), 0.1, 0.5),
+        # Demand above the contract is waste or an unauthorised load, not theft: weighs less.
+        "OVER_CAPACITY": _ramp(pl.col("kw_max_recent") / pl.col("contracted_kw"), 1.1, 1.5),
         "PEER": pl.when(lighting).then(0.0).otherwise(_ramp(0.2 - pl.col("peer_level"), 0.0, 0.15)),
     }
 
@@ -114,6 +140,9 @@ def _features(signals: pl.DataFrame) -> np.ndarray:
         pl.col("peak_share_hist") - pl.col("peak_share_recent"),
         pl.col("peer_level").clip(1e-3, None).log().clip(-5.0, 5.0),
         (1.0 - pl.col("trafo_rel_ratio")).clip(-1.0, 1.0),
+        (pl.col("norm_cv_recent") / pl.col("norm_cv_hist")).clip(1e-2, None).log().clip(-3, 3),
+        pl.col("rough_rel").clip(1e-2, None).log().clip(-3, 3),
+        pl.col("drop_latest").clip(-1.0, 1.0),
     ]
     frame = signals.select(
         [e.fill_nan(None).fill_null(0.0).alias(f"f{i}") for i, e in enumerate(exprs)]
@@ -130,15 +159,24 @@ def _suspicious_direction() -> pl.Expr:
         | (1.0 - pl.col("cv_recent") / pl.col("cv_base") > 0.3)
         | (pl.col("profile_corr") < 0.6)
         | (pl.col("peer_level") < 0.3)
+        | (pl.col("norm_cv_recent") > 1.5 * pl.col("norm_cv_hist"))
+        | (pl.col("rough_rel") > 1.3)
     ).fill_null(False)
 
 
-def validate_labels(labels: pl.DataFrame) -> pl.DataFrame:
-    """Inspection outcomes with canonical dtypes; raises ``InputError`` on bad columns/values."""
+def validate_labels(
+    labels: pl.DataFrame, *, details: bool = False, file: str | None = None
+) -> pl.DataFrame:
+    """Inspection outcomes with canonical dtypes; raises ``InputError`` on bad columns/values.
+
+    With ``details`` the optional ``recovered_kwh`` [kWh, a number ≥ 0] and ``note`` are
+    kept too (null when absent); ``file`` names the input in the errors.
+    """
     for column in ("meter_id", "inspected_at", "outcome"):
         if column not in labels.columns:
             raise InputError(
                 "inspection labels lack a required column",
+                file=file,
                 column=column,
                 fix="provide meter_id, inspected_at, outcome (theft / meter_fault / "
                 "billing_error / no_issue) as in DESIGN §4",
@@ -150,6 +188,7 @@ def validate_labels(labels: pl.DataFrame) -> pl.DataFrame:
     if bad.height:
         raise InputError(
             f"unknown inspection outcome {bad['outcome'][0]!r}",
+            file=file,
             row=int(bad["row"][0]) + 1,
             column="outcome",
             fix=f"use one of {', '.join(LABEL_OUTCOMES)}",
@@ -169,6 +208,7 @@ def validate_labels(labels: pl.DataFrame) -> pl.DataFrame:
         if bad.height:
             raise InputError(
                 f"inspected_at {bad['inspected_at'][0]!r} is not a date",
+                file=file,
                 row=int(bad["row"][0]) + 1,
                 column="inspected_at",
                 fix="write inspected_at as an ISO date (YYYY-MM-DD) or timestamp",
@@ -186,12 +226,120 @@ def validate_labels(labels: pl.DataFrame) -> pl.DataFrame:
     else:
         raise InputError(
             f"inspected_at has type {at}, expected a date or timestamp",
+            file=file,
             column="inspected_at",
             fix="write inspected_at as an ISO date (YYYY-MM-DD) or timestamp",
         )
-    return frame.with_columns(at_expr.alias("inspected_at")).select(
-        "meter_id", "inspected_at", "outcome"
+    typed = frame.with_columns(at_expr.alias("inspected_at"))
+    if not details:
+        return typed.select("meter_id", "inspected_at", "outcome")
+    text = (
+        pl.col("recovered_kwh").cast(pl.String).str.strip_chars()
+        if "recovered_kwh" in typed.columns
+        else pl.lit(None, pl.String)
     )
+    typed = typed.with_columns(_kwh=pl.when(text != "").then(text)).with_columns(
+        recovered_kwh=pl.col("_kwh").cast(pl.Float64, strict=False),
+        note=pl.col("note").cast(pl.String) if "note" in typed.columns else pl.lit(None, pl.String),
+    )
+    for failed, problem in (
+        (pl.col("_kwh").is_not_null() & ~pl.col("recovered_kwh").is_finite().fill_null(False),
+         "is not a number"),
+        (pl.col("recovered_kwh") < 0, "is negative"),
+    ):
+        bad = typed.with_row_index("row").filter(failed)
+        if bad.height:
+            raise InputError(
+                f"recovered_kwh {bad['_kwh'][0]!r} {problem}",
+                file=file,
+                row=int(bad["row"][0]) + 1,
+                column="recovered_kwh",
+                fix="write the energy recovered in kWh, a number ≥ 0 with a decimal point, "
+                "or leave it empty",
+            )
+    return typed.select("meter_id", "inspected_at", "outcome", "recovered_kwh", "note")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-4, 1.0 - 1e-4)
+    return np.log(q / (1.0 - q))
+
+
+def _supervised_features(frame: pl.DataFrame) -> np.ndarray:
+    """Signals and unsupervised parts for the supervised model; missing stays NaN."""
+    exprs = [
+        *[pl.col(f"s_{code}") for code in SCORED_CODES],
+        pl.col("raw_score"),
+        pl.col("isolation"),
+        pl.col("drop").clip(-2.0, 1.0),
+        pl.col("drop_latest").clip(-2.0, 1.0),
+        pl.col("drop_z").clip(-20.0, 20.0),
+        pl.col("zero_share_recent") - pl.col("zero_share_hist"),
+        pl.col("partial_days_recent") - pl.col("partial_days_hist"),
+        pl.col("peak_zero_recent") - pl.col("peak_zero_hist"),
+        (pl.col("cv_recent") / pl.col("cv_base")).clip(0.0, 5.0),
+        pl.col("profile_corr"),
+        pl.col("best_lag_h").abs().cast(pl.Float64),
+        pl.col("peak_share_recent") - pl.col("peak_share_hist"),
+        (pl.col("norm_cv_recent") / pl.col("norm_cv_hist")).clip(0.0, 10.0),
+        pl.col("rough_rel").clip(0.0, 10.0),
+        pl.col("peer_level").clip(0.0, 10.0),
+        (1.0 - pl.col("trafo_rel_ratio")).clip(-2.0, 1.0),
+        pl.col("nonmeasured_share_recent"),
+        pl.col("is_solar").cast(pl.Float64),
+        pl.col("is_lighting").cast(pl.Float64),
+    ]
+    out = frame.select([e.cast(pl.Float64).fill_nan(None).alias(f"x{i}") for i, e in
+                        enumerate(exprs)])
+    return out.to_numpy().astype(np.float64)  # nulls → NaN, which the trees handle
+
+
+class SupervisedModel:
+    """Gradient boosting on inspection outcomes, stacked with the unsupervised score.
+
+    The boosted trees learn from the signals of inspected meters (theft = 1; no issue,
+    meter fault, billing error = 0). A logistic calibrator, fitted on out-of-fold tree
+    predictions together with the unsupervised score, turns both into a calibrated
+    probability of theft: where labels are few the unsupervised score keeps its say.
+    """
+
+    def __init__(self, trees: HistGradientBoostingClassifier, calibrator: LogisticRegression,
+                 columns: np.ndarray, n_labels: int) -> None:
+        self.trees, self.calibrator, self.n_labels = trees, calibrator, n_labels
+        self.columns = columns  # the features that had values among the labelled meters
+
+    @classmethod
+    def train(cls, frame: pl.DataFrame, labels: pl.DataFrame, *, seed: int,
+              memory: timedelta) -> SupervisedModel | None:
+        """The model, or None when the labels cannot support one (too few of a class)."""
+        joined = frame.join(labels, on="meter_id", how="inner").filter(
+            (pl.col("inspected_at") <= pl.col("window_end"))
+            & (pl.col("inspected_at") > pl.col("window_end") - memory)
+        )
+        y = (joined["outcome"] == "theft").to_numpy()
+        positives, negatives = int(y.sum()), int((~y).sum())
+        if min(positives, negatives) < MIN_CLASS_LABELS:
+            return None
+        x = _supervised_features(joined)
+        columns = np.flatnonzero(np.isfinite(x).sum(axis=0) >= 2)
+        x = x[:, columns]
+        unsupervised = _logit(joined["raw_score"].to_numpy())
+        folds = StratifiedKFold(min(5, positives, negatives), shuffle=True, random_state=seed)
+        trees = HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.08, max_leaf_nodes=15,
+            min_samples_leaf=max(3, len(y) // 40), l2_regularization=1.0, random_state=seed,
+        )
+        out_of_fold = cross_val_predict(trees, x, y, cv=folds, method="predict_proba")[:, 1]
+        calibrator = LogisticRegression(C=1.0).fit(
+            np.column_stack([_logit(out_of_fold), unsupervised]), y
+        )
+        return cls(trees.fit(x, y), calibrator, columns, len(y))
+
+    def probability(self, frame: pl.DataFrame) -> np.ndarray:
+        """Calibrated probability of theft per row of an unsupervised frame [0-1]."""
+        trees = self.trees.predict_proba(_supervised_features(frame)[:, self.columns])[:, 1]
+        z = np.column_stack([_logit(trees), _logit(frame["raw_score"].to_numpy())])
+        return np.asarray(self.calibrator.predict_proba(z)[:, 1], dtype=np.float64)
 
 
 class AnomalyScorer(BaseModel):
@@ -219,6 +367,7 @@ class AnomalyScorer(BaseModel):
     _forests: dict[str, IsolationForest] = PrivateAttr(default_factory=dict)
     _multipliers: dict[str, float] = PrivateAttr(default_factory=dict)
     _labels: pl.DataFrame | None = PrivateAttr(default=None)
+    _supervised: SupervisedModel | None = PrivateAttr(default=None)
     _fitted: bool = PrivateAttr(default=False)
 
     # --- estimator API -----------------------------------------------------------------
@@ -236,6 +385,7 @@ class AnomalyScorer(BaseModel):
                 self._forests[group] = self._forest().fit(x[mask])
         self._multipliers = dict.fromkeys(RULE_CODES, 1.0)
         self._labels = None
+        self._supervised = None
         if labels is not None and labels.height:
             latest = (
                 validate_labels(labels)
@@ -244,6 +394,10 @@ class AnomalyScorer(BaseModel):
             )
             self._labels = latest
             self._multipliers = self._learn_multipliers(signals, latest)
+            self._supervised = SupervisedModel.train(
+                self._unsupervised(signals), latest, seed=self.seed,
+                memory=timedelta(days=self.label_memory_days),
+            )
         self._fitted = True
         return self
 
@@ -251,6 +405,27 @@ class AnomalyScorer(BaseModel):
         """Scores, rank, component scores and estimated unbilled energy per meter."""
         if not self._fitted:
             self.fit(signals)
+        frame = self._unsupervised(signals)
+        if self._supervised is not None:
+            frame = frame.with_columns(
+                unsupervised_score=pl.col("raw_score"),
+                raw_score=pl.Series(self._supervised.probability(frame), dtype=pl.Float64),
+            )
+        else:
+            frame = frame.with_columns(unsupervised_score=pl.col("raw_score"))
+        confidence = (
+            1.0 - 1.2 * (pl.col("nonmeasured_share_recent").fill_null(1.0) - 0.05).clip(0.0, None)
+        ).clip(self.min_confidence, 1.0)
+        frame = self._with_label_factor(frame)
+        frame = frame.with_columns(confidence=confidence).with_columns(
+            score=(pl.col("raw_score") * pl.col("confidence") * pl.col("label_factor")).clip(
+                0.0, 1.0
+            )
+        )
+        return self._with_unbilled(frame)
+
+    def _unsupervised(self, signals: pl.DataFrame) -> pl.DataFrame:
+        """Rule, forest and noisy-OR columns (``s_*``, ``c_*``, ``raw_score``) per meter."""
         rules = rule_scores()
         frame = signals.with_columns([expr.alias(f"s_{code}") for code, expr in rules.items()])
         frame = frame.with_columns(
@@ -270,18 +445,10 @@ class AnomalyScorer(BaseModel):
         survive = pl.lit(1.0)
         for code in weights:
             survive = survive * (1.0 - pl.col(f"c_{code}"))
-        confidence = (
-            1.0 - 1.2 * (pl.col("nonmeasured_share_recent").fill_null(1.0) - 0.05).clip(0.0, None)
-        ).clip(self.min_confidence, 1.0)
-        frame = self._with_label_factor(frame)
-        frame = frame.with_columns(
-            raw_score=1.0 - survive,
-            confidence=confidence,
-        ).with_columns(
-            score=(pl.col("raw_score") * pl.col("confidence") * pl.col("label_factor")).clip(
-                0.0, 1.0
-            )
-        )
+        return frame.with_columns(raw_score=1.0 - survive)
+
+    def _with_unbilled(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``est_unbilled_kwh_month`` and the rank, most suspicious first."""
         # Unbilled energy: the peer-adjusted baseline minus what the meter registered, when an
         # energy-losing pattern is named in the reasons and the drop is beyond noise. Solar
         # meters: the night drop applied to their whole-day import baseline.
@@ -444,6 +611,16 @@ def _evidence(lang: str, timezone: str) -> dict[str, dict[str, pl.Expr]]:
             "lag": num(pl.col("best_lag_h").cast(pl.Float64), 0),
             "peak_base": pct(pl.col("peak_share_hist")),
             "peak_recent": pct(pl.col("peak_share_recent")),
+        },
+        "VARIANCE": {
+            "cv_recent": num(pl.col("norm_cv_recent"), 2),
+            "cv_hist": num(pl.col("norm_cv_hist"), 2),
+        },
+        "ROUGH": {"recent": num(pl.col("rough_recent"), 2), "hist": num(pl.col("rough_hist"), 2)},
+        "REVERSE": {"night": num(pl.col("night_export_kwh_day"))},
+        "OVER_CAPACITY": {
+            "kw": num(pl.col("kw_max_recent")),
+            "contracted": num(pl.col("contracted_kw")),
         },
         "PEER": {"ratio": pct(pl.col("peer_level")), "group": group_name},
         "ISOLATION": {"group": group_name, "value": num(pl.col("isolation"), 2)},

@@ -65,6 +65,9 @@ MIN_TRANSFORMER_PEERS = 4
 NIGHT_LOAD_DAY_SHARE = 0.05
 # Meter roles that are not customers: never scored.
 NON_CUSTOMER_ROLES = ("transformer_total", "feeder_head", "boundary")
+# The last days of the recent window, where a lasting pattern must still show [d]: a
+# household away for a week or two comes back, a tampered meter stays tampered.
+LATEST_DAYS = 4
 # Profile correlation needs at least this many hour bins present in both windows.
 MIN_PROFILE_BINS = 6
 # Meters per chunk of the computation; each chunk is one streaming scan of the readings and
@@ -115,6 +118,15 @@ SIGNAL_COLUMNS: dict[str, str] = {
     "peak_share_hist": "evening-peak share of energy, history [0-1]",
     "nonmeasured_share_recent": "share of expected recent intervals not measured [0-1]",
     "export_kwh_day_recent": "mean daily export, recent [kWh/d]",
+    "night_export_kwh_day": "mean daily export at night (19:00-05:00), whole window [kWh/d]",
+    "rough_recent": "median within-hour swing between intervals / energy, recent [-]",
+    "rough_hist": "the same in history [-]",
+    "norm_cv_recent": "coefficient of variation of recent day energy / baseline [-]",
+    "norm_cv_hist": "the same in history [-]",
+    "drop_latest": "1 - latest days' energy / peer-adjusted baseline (the drop still on) [-]",
+    "rough_rel": "rough_recent / rough_hist over the peer group's median of that change [-]",
+    "kw_max_recent": "highest interval power, recent [kW]",
+    "contracted_kw": "contracted capacity from the meters table (null without topology) [kW]",
 }
 
 
@@ -213,7 +225,10 @@ def _chunk_signals(
     bins = _hour_bins(_deduplicate(lf), settings, first_day, end_day).collect(engine="streaming")
     if bins.height == 0:
         return pl.DataFrame()
-    bins = bins.with_columns(recent=pl.col("day") >= recent_first)
+    bins = bins.with_columns(
+        recent=pl.col("day") >= recent_first,
+        latest=pl.col("day") > end_day - timedelta(days=LATEST_DAYS),
+    )
     meter_info = _meter_prepass(bins, topo)
     bins = _flag_bins(bins.join(meter_info, on="meter_id", how="left"), settings)
     if topo is not None:
@@ -424,6 +439,11 @@ def _hour_bins(
             kwh_peak=pl.col("kwh_import").filter(peak).sum(),
             n_peak=pl.col("kwh_import").filter(peak).count(),
             export=pl.col("kwh_export").sum(),
+            # Within-hour swing between intervals: random per-interval tampering raises it.
+            kwh_spread=pl.when(pl.col("kwh_import").count() >= 2).then(
+                pl.col("kwh_import").max() - pl.col("kwh_import").min()
+            ),
+            kw_max=(pl.col("kwh_import") / hours).max(),
         )
     )
 
@@ -502,7 +522,10 @@ def _drop_common_outages(bins: pl.DataFrame) -> pl.DataFrame:
     return (
         bins.join(votes, on=["transformer_id", "day", "hour"], how="left")
         .with_columns(
-            [pl.when(outage).then(None).otherwise(pl.col(c)).alias(c) for c in ("kwh", "kwh_peak")]
+            [
+                pl.when(outage).then(None).otherwise(pl.col(c)).alias(c)
+                for c in ("kwh", "kwh_peak", "kwh_spread", "kw_max")
+            ]
             + [pl.when(outage).then(0).otherwise(pl.col(c)).alias(c) for c in ("n_valid", "n_peak")]
             + [pl.when(outage).then(0.0).otherwise(pl.col("hours_valid")).alias("hours_valid")]
         )
@@ -515,6 +538,7 @@ def _day_table(bins: pl.LazyFrame) -> pl.LazyFrame:
     use = pl.col("use")
     days = bins.group_by("meter_id", "day").agg(
         recent=pl.col("recent").first(),
+        latest=pl.col("latest").first(),
         n_valid=pl.col("n_valid").filter(use).sum(),
         n_valid_all=pl.col("n_valid").sum(),
         n_measured=pl.col("n_measured").filter(use).sum(),
@@ -524,6 +548,14 @@ def _day_table(bins: pl.LazyFrame) -> pl.LazyFrame:
         n_peak=pl.col("n_peak").filter(use).sum(),
         n_peak_zero=pl.col("n_peak").filter(use & pl.col("is_zero")).sum(),
         export=pl.col("export").sum(),
+        # Only an intraday resolution tells night from day.
+        export_night=pl.col("export").filter(
+            ((pl.col("hour") >= NIGHT_START_HOUR) | (pl.col("hour") < NIGHT_END_HOUR))
+            & (pl.col("interval_minutes") <= 60)
+        ).sum(),
+        spread=pl.col("kwh_spread").filter(use).sum(),
+        kwh_spread_base=pl.col("kwh").filter(use & pl.col("kwh_spread").is_not_null()).sum(),
+        kw_max=pl.col("kw_max").filter(use).max(),
         zero_h=pl.col("hours_valid").filter(use & pl.col("is_zero")).sum(),
         valid_h=pl.col("hours_valid").filter(use).sum(),
         n_bins=pl.col("kw").filter(use).count(),
@@ -546,6 +578,9 @@ def _day_table(bins: pl.LazyFrame) -> pl.LazyFrame:
             kwh_day=pl.when(covered).then(pl.col("kwh") * pl.col("expected") / pl.col("n_valid")),
             kwh_all_day=pl.when(pl.col("n_valid_all") >= MIN_DAY_COVERAGE * per_day).then(
                 pl.col("kwh_all") * per_day / pl.col("n_valid_all")
+            ),
+            roughness=pl.when(covered & (pl.col("kwh_spread_base") > ZERO_ABS_KW)).then(
+                pl.col("spread") / pl.col("kwh_spread_base")
             ),
             day_cv=pl.when(
                 (pl.col("expected_bins") >= 4)
@@ -615,6 +650,7 @@ def _meter_table(days: pl.LazyFrame) -> pl.LazyFrame:
         kwh_day_recent=kwh_day.filter(recent).median(),
         kwh_day_base=pl.col("base_day").filter(recent & kwh_day.is_not_null()).median(),
         norm_recent=pl.col("norm").filter(recent).median(),
+        norm_latest=pl.col("norm").filter(pl.col("latest")).median(),
         mad_norm_hist=(hist_norm - hist_norm.median()).abs().median(),
         kwh_day_total_base=pl.col("kwh_all_day").filter(hist).median(),
         daily_cv_recent=kwh_day.filter(recent).std() / kwh_day.filter(recent).mean(),
@@ -649,6 +685,12 @@ def _meter_table(days: pl.LazyFrame) -> pl.LazyFrame:
         expected_per_day=pl.col("expected").first(),
         export_kwh_day_recent=pl.col("export").filter(recent).mean(),
         export_kwh_day_hist=pl.col("export").filter(hist).mean(),
+        night_export_kwh_day=pl.col("export_night").mean(),
+        rough_recent=pl.col("roughness").filter(recent).median(),
+        rough_hist=pl.col("roughness").filter(hist).median(),
+        norm_cv_recent=pl.col("norm").filter(recent).std() / pl.col("norm").filter(recent).mean(),
+        norm_cv_hist=hist_norm.std() / hist_norm.mean(),
+        kw_max_recent=pl.col("kw_max").filter(recent).max(),
     )
 
 
@@ -728,7 +770,9 @@ def _with_derived(signals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
         / pl.col("kwh_day_base")
     )
     frame = signals.with_columns(
-        ratio=pl.when(enough).then(pl.col("norm_recent") + solar_excuse.fill_null(0.0))
+        ratio=pl.when(enough).then(pl.col("norm_recent") + solar_excuse.fill_null(0.0)),
+        ratio_latest=pl.when(enough).then(pl.col("norm_latest") + solar_excuse.fill_null(0.0)),
+        rough_change=pl.col("rough_recent") / pl.col("rough_hist"),
     )
 
     group_n = pl.col("ratio").count().over("peer_group")
@@ -763,8 +807,17 @@ def _with_derived(signals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     )
     spread = pl.max_horizontal(1.4826 * pl.col("mad_norm_hist"), pl.lit(0.02))
     expected_intervals = pl.col("expected_per_day") * settings.anomaly_recent_days
+    # A change the whole peer group shares (season, a holiday) is not the meter's own.
+    rough_n = pl.col("rough_change").count().over("peer_group")
+    frame = frame.with_columns(
+        rough_rel=pl.col("rough_change")
+        / pl.when(rough_n >= MIN_PEERS)
+        .then(pl.col("rough_change").median().over("peer_group"))
+        .otherwise(pl.lit(1.0))
+    )
     return frame.with_columns(
         drop=1.0 - pl.col("rel_ratio"),
+        drop_latest=1.0 - pl.col("ratio_latest") / pl.col("peer_ratio"),
         drop_z=(pl.col("peer_ratio") - pl.col("ratio"))
         / (spread / pl.col("days_recent").cast(pl.Float64).sqrt()),
         cv_base=pl.max_horizontal("cv_hist", "cv_early"),
