@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The retail tariff table shipped with the package (see ``ami.tariffs``).
+PACKAGED_TARIFFS = Path(__file__).with_name("tariffs.csv")
+
 
 class Settings(BaseSettings):
     """Project configuration; override any field with ``AMI_<FIELD>`` in the environment."""
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     )
     airflow_home: Path = Field(
         Path("data/airflow"), description="AIRFLOW_HOME of the embedded default (SQLite)."
+    )
+    tariffs: Path = Field(
+        PACKAGED_TARIFFS, description="Dated retail tariff table (CSV, VND/kWh excluding "
+        "VAT; format in ami/tariffs.py); the utility points this to its own, updated copy."
     )
 
     # --- time ------------------------------------------------------------------------
