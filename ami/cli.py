@@ -240,6 +240,55 @@ def anomalies_score(
     console.print(f"{frame.height} meters scored → {out}")
 
 
+@anomalies_app.command("evaluate")
+def anomalies_evaluate(
+    meters: Annotated[int, typer.Option(min=100, help="Customer meters.")] = 1500,
+    days: Annotated[int, typer.Option(min=45, help="Days of 30-minute data.")] = 120,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic province.")] = 7,
+    theft_share: Annotated[float, typer.Option(min=0.01, max=0.5,
+                                               help="Share of meters attacked.")] = 0.10,
+    topology: Annotated[bool, typer.Option(help="Give the scorer the meters table too.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the table (.csv/.parquet).")] = None,
+) -> None:
+    """ROC AUC, average precision and precision@k on the Jokar et al. attacks plus bypass."""
+    from models.anomaly.evaluate import EvaluationSpec, evaluate_anomalies
+    from reports.files import write_frame
+
+    spec = EvaluationSpec(meters=meters, days=days, seed=seed, theft_share=theft_share,
+                          with_topology=topology)
+    result = evaluate_anomalies(spec, settings=get_settings())
+    table = Table(title=f"Theft detection on a synthetic province ({meters} meters, {days} days, "
+                        f"seed {seed}, {'with' if topology else 'readings only, no'} topology)")
+    for column in ("mode", "attack", "thieves", "negatives", "ROC AUC", "AP", "precision@k"):
+        table.add_column(column, justify="left" if column in ("mode", "attack") else "right")
+    for row in result.metrics.iter_rows(named=True):
+        table.add_row(row["mode"], row["attack"], str(row["thieves"]), str(row["negatives"]),
+                      _num(row["roc_auc"], 3), _num(row["average_precision"], 3),
+                      _num(row["precision_at_k"], 3))
+    console.print(table)
+    if out is not None:
+        write_frame(result.metrics, out)
+
+
+@anomalies_app.command("inspections")
+def anomalies_inspections(
+    file: Annotated[Path, typer.Option(
+        help="Inspection outcomes, .csv or .parquet: meter_id, inspected_at, outcome "
+             "(theft|meter_fault|billing_error|no_issue), optional recovered_kwh, note.")],
+) -> None:
+    """Record what inspection crews found; the anomaly scoring learns from it."""
+    from models.anomaly.inspections import CLI_SOURCE, read_inspection_file, record_inspections
+    from warehouse import Warehouse
+
+    frame = read_inspection_file(file)
+    done = record_inspections(frame, warehouse=Warehouse.at(get_settings().warehouse),
+                              source=CLI_SOURCE)
+    updated = f", {done.updated} of them updated (the later record wins)" if done.updated else ""
+    console.print(f"{file.name}: {done.added} added, {done.duplicates} duplicate(s){updated}; "
+                  f"{done.total} inspection(s) in the warehouse", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
 @warehouse_app.command("status")
 def warehouse_status(
     table: Annotated[str | None, typer.Option(help="Only this silver or gold table.")] = None,

@@ -108,8 +108,10 @@ def run_dags(
 def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None,
                      cmis_url: str | None = None, api_url: str | None = None) -> IngestResult:
     """The ingest → VEE → gold chain in this process, the same calls the DAGs make."""
+    from models.anomaly.inspections import ingest_landing_inspections
     from pipelines.ingest import ingest_landing
     from quality.meters import build_meters
+    from warehouse import Warehouse
 
     result = ingest_landing(landing, settings=settings)
     if cmis_url or settings.cmis_url:
@@ -123,6 +125,9 @@ def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | N
                    pages_per_load=20)
     build_meters(settings=settings)
     rebuild(settings=settings, progress=progress)
+    # Outcomes delivered as inspections* files go to gold last: a bad one stops the run
+    # with its file, row and column, but not the readings' way to silver and gold.
+    ingest_landing_inspections(Warehouse.at(settings.warehouse))
     return result
 
 

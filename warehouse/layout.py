@@ -40,6 +40,7 @@ TABLE_LAYERS: dict[str, str] = {
     "balance_day": "gold",
     "balance_month": "gold",
     "anomaly_scores": "gold",
+    "inspections": "gold",
 }
 
 #: Hive partition keys of each partitioned table, outermost first (kept as strings).

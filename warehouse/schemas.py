@@ -232,6 +232,17 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("est_unbilled_kwh_month", F, "kWh", "energy at stake per month"),
         _c("customer_group", S, "", "customer group"),
     )),
+    # Entered by loss-reduction teams (DESIGN.md §4), not derived from bronze: the only
+    # copy of what the crews found. Unpartitioned, like the other small tables.
+    TableSchema("inspections", "meter × inspection", (
+        _c("meter_id", S, "", "meter inspected"),
+        _c("inspected_at", UTC_US, "UTC", "when the crew inspected it"),
+        _c("outcome", S, "", "theft | meter_fault | billing_error | no_issue"),
+        _c("recovered_kwh", F, "kWh", "energy recovered (back-billed); empty when not given"),
+        _c("note", S, "", "the crew's note"),
+        _c("source", S, "", "landing file name, or cli"),
+        _c("recorded_at", UTC_US, "UTC", "when this version of the row was recorded"),
+    ), time_column="inspected_at"),
 )}
 
 
