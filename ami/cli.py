@@ -230,12 +230,17 @@ def anomalies_score(
     out: Annotated[Path, typer.Option(help="Output .csv or .parquet.")],
     meters: Annotated[Path | None, typer.Option(help="Meters and customers (optional).")] = None,
     labels: Annotated[Path | None, typer.Option(help="Inspection outcomes (optional).")] = None,
+    events: Annotated[Path | None, typer.Option(
+        help="Meter events: meter_id, event_at, event_code (optional).")] = None,
+    registers: Annotated[Path | None, typer.Option(
+        help="Register reads: meter_id, read_at, register_kwh_import (optional).")] = None,
 ) -> None:
     """Rank meters by how suspicious their readings are (theft or waste)."""
     from models.anomaly.jobs import score_files
     from reports.files import write_frame
 
-    frame = score_files(readings, meters, labels, settings=get_settings())
+    frame = score_files(readings, meters, labels, settings=get_settings(), events=events,
+                        registers=registers)
     write_frame(frame, out)
     console.print(f"{frame.height} meters scored → {out}")
 

@@ -42,13 +42,14 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
     scores = warehouse.scan("anomaly_scores").collect().sort("rank").head(settings.anomaly_top_n)
     truth = _truth_labels(settings.truth_dir)
     top = Table(title=f"{settings.anomaly_top_n} công tơ nghi vấn nhất (most suspicious meters)")
-    for column in ("#", "Công tơ", "Nhóm", "Điểm", "kWh/tháng chưa ghi", "Mã lý do",
-                   "Dữ liệu mẫu (truth)"):
+    for column in ("#", "Công tơ", "Nhóm", "Điểm", "kWh/tháng chưa ghi", "đồng/tháng",
+                   "Mã lý do", "Dữ liệu mẫu (truth)"):
         top.add_column(column, no_wrap=column != "Mã lý do")
     for row in scores.iter_rows(named=True):
         top.add_row(str(row["rank"]), row["meter_id"],
                     CUSTOMER_GROUP_NAMES.get(row.get("customer_group") or "", ""),
                     f"{row['score']:.2f}", f"{row['est_unbilled_kwh_month']:,.0f}",
+                    f"{row['est_unbilled_vnd_month'] or 0:,.0f}".replace(",", "."),
                     ", ".join(row["reason_codes"]), truth.get(row["meter_id"], "sạch (clean)"))
     console.print(top)
     console.print("Lý do chính (main reason):")

@@ -69,7 +69,8 @@ def render_page(settings: Settings) -> str:
     return PAGE.format(
         anomalies=_table(anomalies(settings), {
             "rank": "Hạng", "meter_id": "Công tơ", "score": "Điểm",
-            "est_unbilled_kwh_month": "kWh/tháng chưa ghi", "reasons": "Lý do"}),
+            "est_unbilled_kwh_month": "kWh/tháng chưa ghi",
+            "est_unbilled_vnd_month": "Đồng/tháng", "reasons": "Lý do"}),
         month=html.escape(month),
         losses=_table(losses, {
             "node_id": "Điện lực", "energy_in_kwh": "Điện nhận kWh", "loss_kwh": "Tổn thất kWh",

@@ -6,9 +6,13 @@ Steps: generate the synthetic province (CSV); ingest it into bronze (dlt); VEE i
 silver; the Great Expectations gate on silver; gold (meter-day energy and balances);
 then a month: the silver day is copied to the other 29 days of October (setup) and gold
 is built for the 29 new days plus the month's balances (issue 6's target: ≤ 120 s and
-≤ 8 GB for a 300,000-meter month). A last row adds up ingest + VEE (issue 4's target: one
-province day into silver in ≤ 30 s and ≤ 4 GB). Peak memory is the step process's
-maximum resident set size.
+≤ 8 GB for a 300,000-meter month); then anomaly scoring: the hour bins of one day, those
+bins copied to every day of the scoring window (setup), and the scoring of the window
+(issue 7's target: 300,000 meters × 90 days ≤ 10 min and ≤ 12 GB). Summary rows add up
+ingest + VEE (issue 4's target: one province day into silver in ≤ 30 s and ≤ 4 GB), the
+scoring after a day's data (one day's bins + scoring) and the scoring from silver alone
+(every window day's bins, extrapolated from the measured day, + scoring). Peak memory is
+the step process's maximum resident set size.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ami.settings import Settings
+from models.anomaly.signals import HISTORY_DAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,6 +90,30 @@ STEPS = {
         " 'readings', {'date': other}, warehouse=wh, sources=sources)\n"
     ),
     "gold month (29 more days + month balances)": GOLD,
+    "anomaly hour bins (one day)": SETTINGS + (
+        "from models.anomaly.jobs import build_hour_day\n"
+        "print('bins', build_hour_day('2026-10-01', settings=s))\n"
+    ),
+    "anomaly window (setup: the day's bins copied to the window)": SETTINGS + (
+        "from datetime import date, timedelta\n"
+        "from models.anomaly.signals import HISTORY_DAYS\n"
+        "from warehouse import Warehouse, partition_meta, write_partition\n"
+        "wh = Warehouse.at(s.warehouse)\n"
+        "bins = wh.read('anomaly_hours', {'date': '2026-10-01'})\n"
+        "sources = partition_meta(wh, 'anomaly_hours', {'date': '2026-10-01'}).sources\n"
+        "last = date(2026, 10, 30)\n"
+        "for d in range(HISTORY_DAYS + s.anomaly_recent_days):\n"
+        "    day = (last - timedelta(days=d)).isoformat()\n"
+        "    if day != '2026-10-01':\n"
+        "        write_partition(bins, 'anomaly_hours', {'date': day}, warehouse=wh,"
+        " sources=sources)\n"
+    ),
+    "anomaly scoring (window from the bins)": SETTINGS + (
+        "from warehouse import Warehouse\n"
+        "from models.anomaly.jobs import score_days\n"
+        "days = Warehouse.at(s.warehouse).partitions('anomaly_hours', 'date')\n"
+        "print('meters', score_days(days, settings=s).height, 'days', len(days))\n"
+    ),
 }
 
 
@@ -121,11 +152,14 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="ami-bench-"))
     size = f"{args.meters:,} meters × {args.days} d × 48"
     month_size = f"{args.meters:,} meters × 30 d × 48"
+    window = HISTORY_DAYS + Settings().anomaly_recent_days
+    window_size = f"{args.meters:,} meters × {window} d × 48"
     rows = []
     try:
         for name, code in STEPS.items():
             seconds, peak = measure(code, str(args.meters), str(args.days), str(root))
-            rows.append((name, month_size if "month" in name else size, seconds, peak))
+            rows.append((name, window_size if "anomaly w" in name or "scoring" in name
+                         else month_size if "month" in name else size, seconds, peak))
             print(json.dumps({"step": name, "seconds": round(seconds, 1),
                               "peak_gb": round(peak, 2)}), flush=True)
     finally:
@@ -136,6 +170,13 @@ def main() -> int:
         parts = [timed["ingest into bronze"], timed["VEE → silver"]]
         rows.append(("ingest + VEE → silver (sum)", size, sum(t for t, _ in parts),
                      max(m for _, m in parts)))
+    bins, scoring = "anomaly hour bins (one day)", "anomaly scoring (window from the bins)"
+    if bins in timed and scoring in timed:
+        (t_bins, m_bins), (t_score, m_score) = timed[bins], timed[scoring]
+        rows.append(("anomaly scoring after a day's data (one day's bins + scoring)",
+                     window_size, t_bins + t_score, max(m_bins, m_score)))
+        rows.append((f"anomaly scoring from silver alone ({window} days' bins + scoring)",
+                     window_size, window * t_bins + t_score, max(m_bins, m_score)))
     write_table(rows, f"--meters {args.meters} --days {args.days}")
     return 0
 

@@ -1,4 +1,9 @@
-"""Gold → anomaly scores: rank meters for theft and waste after each day's data."""
+"""Gold → anomaly scores: rank meters for theft and waste after each day's data.
+
+Inspection outcomes delivered to the landing zone are recorded first (the scoring learns
+from them), then the hour bins of every day that lacks current ones are built (one mapped
+task per day, after each day's data the new day only), then the window is scored.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +24,38 @@ from dags.common import DEFAULT_ARGS, GOLD, START, TAGS, call
 )
 def ami_anomalies() -> None:
     @task
+    def record_inspections() -> int:
+        from ami.settings import Settings
+        from models.anomaly.inspections import ingest_landing_inspections
+        from warehouse import Warehouse
+
+        return call(ingest_landing_inspections, Warehouse.at(Settings().warehouse)).added
+
+    @task
+    def pending_days() -> list[str]:
+        from ami.settings import Settings
+        from models.anomaly.jobs import pending_hour_days
+
+        return call(pending_hour_days, settings=Settings())
+
+    @task(max_active_tis_per_dagrun=2)
+    def build_hours(day: str) -> str:
+        from ami.settings import Settings
+        from models.anomaly.jobs import build_hour_day
+
+        call(build_hour_day, day, settings=Settings())
+        return day
+
+    @task(trigger_rule="none_failed")
     def score() -> int:
         from ami.settings import Settings
         from models.anomaly.jobs import score_warehouse
 
         return call(score_warehouse, settings=Settings())
 
-    score()
+    days = pending_days()
+    record_inspections() >> days
+    build_hours.expand(day=days) >> score()
 
 
 ami_anomalies()

@@ -39,6 +39,7 @@ TABLE_LAYERS: dict[str, str] = {
     "balance_interval": "gold",
     "balance_day": "gold",
     "balance_month": "gold",
+    "anomaly_hours": "gold",
     "anomaly_scores": "gold",
     "inspections": "gold",
 }
@@ -51,6 +52,7 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
     "quality_day": ("date",),
     "edit_log": ("date",),
     "meter_day": ("date",),
+    "anomaly_hours": ("date",),
     "balance_interval": ("date",),
     "balance_day": ("date",),
     "balance_month": ("month",),

@@ -40,10 +40,18 @@ def _balances_v2(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("", pl.String).alias("flags"))
 
 
+def _anomaly_scores_v2(frame: pl.DataFrame) -> pl.DataFrame:
+    """Anomaly scores 1 → 2: the VND value and the model; the next scoring fills both."""
+    return frame.with_columns(
+        pl.lit(None, pl.Float64).alias("est_unbilled_vnd_month"),
+        pl.lit("unsupervised", pl.String).alias("model"))
+
+
 #: (table, from_version) → the step to from_version + 1.
 MIGRATIONS: dict[tuple[str, int], Migration] = {
     ("balance_day", 1): _balances_v2,
     ("balance_month", 1): _balances_v2,
+    ("anomaly_scores", 1): _anomaly_scores_v2,
 }
 
 

@@ -47,6 +47,9 @@ class TableSchema:
     columns: tuple[Column, ...]
     version: int = 1
     time_column: str | None = None  # whose min/max the catalog records
+    #: Rows per Parquet row group: large enough for scans, small enough for per-meter reads
+    #: (a reader filtering on the sort key skips the row groups it does not need).
+    row_group_rows: int = 512 * 1024
 
     @property
     def polars(self) -> dict[str, pl.DataType]:
@@ -222,6 +225,20 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         *_BALANCE[3:]), time_column="interval_end"),
     TableSchema("balance_day", "node × local day", _BALANCE, version=2),
     TableSchema("balance_month", "node × month", _BALANCE, version=2),
+    TableSchema("anomaly_hours", "meter × local hour of the day (the partition)", (
+        _c("meter_id", S, "", "meter id"),
+        _c("hour", I32, "h", "local start hour of the bin, 0-23"),
+        _c("interval_minutes", I32, "min", "interval length"),
+        _c("n_valid", I32, "", "intervals with a value"),
+        _c("n_measured", I32, "", "of them measured"),
+        _c("kwh", F, "kWh", "energy imported (null: the transformer was off)"),
+        _c("hours_valid", F, "h", "hours the values cover"),
+        _c("kwh_peak", F, "kWh", "of it in the evening peak 17:30-22:30"),
+        _c("n_peak", I32, "", "intervals with a value in the evening peak"),
+        _c("export", F, "kWh", "energy exported"),
+        _c("kw_max", F, "kW", "highest interval power"),
+        _c("kwh_spread", F, "kWh", "largest minus smallest interval energy in the hour"),
+    ), row_group_rows=24 * 2500),
     TableSchema("anomaly_scores", "customer meter", (
         _c("meter_id", S, "", "meter id"),
         _c("score", F, "0-1", "calibrated suspicion"),
@@ -230,8 +247,11 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("reason_codes", pl.List(S), "", "reason codes"),
         _c("reasons_en", S, "", "reasons in English"),
         _c("est_unbilled_kwh_month", F, "kWh", "energy at stake per month"),
+        _c("est_unbilled_vnd_month", F, "VND", "its value at the customer's tariff, "
+                                               "excluding VAT"),
         _c("customer_group", S, "", "customer group"),
-    )),
+        _c("model", S, "", "unsupervised | supervised (learnt from inspections)"),
+    ), version=2),
     # Entered by loss-reduction teams (DESIGN.md §4), not derived from bronze: the only
     # copy of what the crews found. Unpartitioned, like the other small tables.
     TableSchema("inspections", "meter × inspection", (

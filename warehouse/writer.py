@@ -24,8 +24,6 @@ from warehouse.layout import Warehouse
 from warehouse.locks import exclusive
 from warehouse.schemas import TABLES
 
-#: Rows per Parquet row group: large enough for scans, small enough for per-meter reads.
-ROW_GROUP_SIZE = 512 * 1024
 #: How long a writer waits for another writer of the same partition [s].
 LOCK_TIMEOUT_SECONDS = 600.0
 
@@ -60,10 +58,10 @@ def _checksum(path: Path) -> str:
         return stream_checksum(handle)
 
 
-def _parquet_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
-    """Parquet with zstd and statistics, in row groups of ``ROW_GROUP_SIZE``."""
+def _parquet_writer(frame: pl.DataFrame, row_group_size: int) -> Callable[[Path], None]:
+    """Parquet with zstd and statistics, in row groups of ``row_group_size`` rows."""
     return lambda path: frame.write_parquet(path, compression="zstd", compression_level=3,
-                                            statistics=True, row_group_size=ROW_GROUP_SIZE)
+                                            statistics=True, row_group_size=row_group_size)
 
 
 def write_partition(
@@ -105,7 +103,7 @@ def write_partition(
     with exclusive(lock, f"writing {name}", timeout=lock_timeout):
         try:
             checksum = write_atomic(warehouse, warehouse.data_file(table, partition),
-                                    _parquet_writer(frame))
+                                    _parquet_writer(frame, schema.row_group_rows))
         except (OSError, pl.exceptions.ComputeError) as exc:
             # (Polars reports a failing disk as a ComputeError naming the IO error)
             if not isinstance(exc, OSError) and "IO error" not in str(exc):

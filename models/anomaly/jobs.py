@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
-from models.anomaly.scorer import score_meters
+from models.anomaly.evidence import read_bronze_events, read_bronze_registers, with_evidence
+from models.anomaly.inspections import read_inspections
+from models.anomaly.scorer import score_meters, score_signals
+from models.anomaly.signals import (
+    HISTORY_DAYS,
+    Window,
+    day_bins,
+    signals_from_bins,
+    topology_digest,
+)
 from quality.meters import parse_meters
 from quality.parse import instant, number, read_table
-from warehouse import Warehouse, write_table
-
-#: Days of history the daily scoring reads from silver.
-HISTORY_DAYS = 90
+from warehouse import Warehouse, partition_meta, write_partition, write_table
 
 
 def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
@@ -86,7 +93,13 @@ def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
 
 
 def score_files(
-    readings: Path, meters: Path | None, labels: Path | None, *, settings: Settings
+    readings: Path,
+    meters: Path | None,
+    labels: Path | None,
+    *,
+    settings: Settings,
+    events: Path | None = None,
+    registers: Path | None = None,
 ) -> pl.DataFrame:
     """``ami anomalies score``: read the files, return one scored row per meter."""
     lazy = _readings_from_file(readings, settings)
@@ -98,24 +111,137 @@ def score_files(
         )
         meter_frame = parse_meters(raw)
     label_frame = read_table(labels) if labels is not None else None
-    return score_meters(lazy, meter_frame, label_frame, settings=settings)
+    return score_meters(
+        lazy, meter_frame, label_frame, settings=settings,
+        events=read_table(events) if events is not None else None,
+        registers=read_table(registers) if registers is not None else None,
+    )
 
 
-def score_warehouse(*, settings: Settings) -> int:
-    """Score every customer meter on the latest silver data; returns the meter count."""
-    warehouse = Warehouse.at(settings.warehouse)
+def _window_days(warehouse: Warehouse, settings: Settings) -> list[str]:
+    """The silver days the next scoring reads: history and recent window."""
     days = warehouse.partitions("readings", "date")
     if not days:
         raise NoDataError("no silver readings to score", fix="run ingestion first")
-    window = days[-HISTORY_DAYS:]
-    readings = warehouse.scan("readings").filter(pl.col("date").is_in(window)).drop("date")
-    meters = warehouse.scan("meters").collect()
-    scored = score_meters(readings, meters, None, settings=settings)
-    write_table(
-        scored,
-        "anomaly_scores",
-        warehouse=warehouse,
-        sort_by=("rank",),
-        sources={"days": f"{window[0]}..{window[-1]}"},
+    return days[-(HISTORY_DAYS + settings.anomaly_recent_days) :]
+
+
+def _meters(warehouse: Warehouse) -> pl.DataFrame | None:
+    return warehouse.read("meters") if partition_meta(warehouse, "meters") else None
+
+
+def _hour_sources(warehouse: Warehouse, day: str, meters: pl.DataFrame | None,
+                  settings: Settings) -> dict[str, str]:
+    """What a day's hour bins are built from: its silver day and that day's topology."""
+    silver = partition_meta(warehouse, "readings", {"date": day})
+    return {"readings": silver.checksum if silver else "",
+            "topology": topology_digest(meters, _day_end(day, settings))}
+
+
+def _day_end(day: str, settings: Settings) -> datetime:
+    """The UTC instant that ends local ``day``."""
+    end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(0), settings.tz)
+    return end.astimezone(UTC)
+
+
+def pending_hour_days(*, settings: Settings) -> list[str]:
+    """Days of the scoring window whose hour bins are missing or older than their sources."""
+    warehouse = Warehouse.at(settings.warehouse)
+    meters = _meters(warehouse)
+    stale = []
+    for day in _window_days(warehouse, settings):
+        meta = partition_meta(warehouse, "anomaly_hours", {"date": day})
+        if meta is None or meta.sources != _hour_sources(warehouse, day, meters, settings):
+            stale.append(day)
+    return stale
+
+
+def build_hour_day(day: str, *, settings: Settings) -> int:
+    """Hour bins of one silver day (gold ``anomaly_hours``); returns the bin count."""
+    warehouse = Warehouse.at(settings.warehouse)
+    meters = _meters(warehouse)
+    readings = warehouse.scan("readings", date=day).drop("date")
+    bins = day_bins(readings, meters, settings=settings, day=date.fromisoformat(day))
+    write_partition(bins.drop("day"), "anomaly_hours", {"date": day}, warehouse=warehouse,
+                    sort_by=("meter_id", "hour"),
+                    sources=_hour_sources(warehouse, day, meters, settings))
+    return bins.height
+
+
+def score_warehouse(*, settings: Settings) -> int:
+    """Score every customer meter on the latest silver days; returns the meter count.
+
+    Hour bins are built for the days that lack current ones (after each day's data that is
+    the new day only), then the window is scored from the bins, learning from the recorded
+    inspection outcomes.
+    """
+    for day in pending_hour_days(settings=settings):
+        build_hour_day(day, settings=settings)
+    warehouse = Warehouse.at(settings.warehouse)
+    return score_days(_window_days(warehouse, settings), settings=settings).height
+
+
+def _gold_days(warehouse: Warehouse, table: str, days: list[str]) -> pl.LazyFrame | None:
+    """A gold day table over ``days`` with a ``day`` date column; None when not built."""
+    present = [day for day in days if partition_meta(warehouse, table, {"date": day})]
+    if not present:
+        return None
+    return (
+        warehouse.scan(table)
+        .filter(pl.col("date").is_in(present))
+        .with_columns(day=pl.col("date").replace_strict(
+            {day: date.fromisoformat(day) for day in present}, return_dtype=pl.Date))
     )
-    return scored.height
+
+
+def _transformer_losses(warehouse: Warehouse, days: list[str]) -> pl.DataFrame | None:
+    """Loss per transformer and day from the gold day balances (None before they exist)."""
+    balances = _gold_days(warehouse, "balance_day", days)
+    if balances is None:
+        return None
+    return (
+        balances.filter((pl.col("level") == "transformer") & pl.col("loss_kwh").is_not_null())
+        .select(transformer_id=pl.col("node_id"), day=pl.col("day"), loss_kwh=pl.col("loss_kwh"))
+        .collect()
+    )
+
+
+def _complete_days(warehouse: Warehouse, days: list[str]) -> pl.DataFrame | None:
+    """Import per meter and day, days without a missing interval (register comparison)."""
+    energy = _gold_days(warehouse, "meter_day", days)
+    if energy is None:
+        return None
+    return (
+        energy.filter(pl.col("n_missing") == 0)
+        .select("meter_id", "day", kwh=pl.col("kwh_import"))
+        .collect(engine="streaming")
+    )
+
+
+def score_days(days: list[str], *, settings: Settings) -> pl.DataFrame:
+    """Score the window of ``days`` from their stored hour bins into gold ``anomaly_scores``."""
+    warehouse = Warehouse.at(settings.warehouse)
+    bins = (
+        warehouse.scan("anomaly_hours")
+        .filter(pl.col("date").is_in(days))
+        # one lookup per row (parsing millions of date strings costs seconds)
+        .with_columns(day=pl.col("date").replace_strict(
+            {day: date.fromisoformat(day) for day in days}, return_dtype=pl.Date))
+        .drop("date")
+    )
+    signals = signals_from_bins(bins, _meters(warehouse), settings=settings,
+                                as_of=_day_end(days[-1], settings),
+                                transformer_losses=_transformer_losses(warehouse, days))
+    window = Window.ending(_day_end(days[-1], settings), settings)
+    signals = with_evidence(
+        signals, settings=settings,
+        events=read_bronze_events(warehouse, window.first_day, window.end_day,
+                                  settings=settings),
+        registers=read_bronze_registers(warehouse, window.first_day, window.end_day,
+                                        settings=settings),
+        day_energy=_complete_days(warehouse, days),
+    )
+    scored = score_signals(signals, read_inspections(warehouse), settings=settings)
+    write_table(scored, "anomaly_scores", warehouse=warehouse, sort_by=("rank",),
+                sources={"days": f"{days[0]}..{days[-1]}"})
+    return scored

@@ -74,11 +74,30 @@ REASONS: dict[str, Reason] = {
         en="Interval energy jumps unusually (within-hour swing {recent}, history {hist})",
         suspicious=True,
     ),
+    "LOSS_LINK": Reason(
+        vi="Sản lượng giảm đúng lúc tổn thất của TBA {transformer} tăng (tương quan {corr})",
+        en="Consumption fell as the loss of transformer {transformer} rose (correlation "
+        "{corr})",
+        suspicious=True,
+    ),
+    "TAMPER": Reason(
+        vi="Công tơ báo can thiệp (mở nắp, từ trường) {count} lần trong {days} ngày gần đây",
+        en="The meter raised {count} tamper alarms (cover open, magnetic field) in the last "
+        "{days} days",
+        suspicious=True,
+    ),
+    "REGISTER_GAP": Reason(
+        vi="Chỉ số công tơ tăng nhiều hơn biểu đồ phụ tải ghi nhận ({gap} % trong {days} "
+        "ngày gần đây, lịch sử {hist} %)",
+        en="The register advanced more than the load profile shows ({gap} % over the last "
+        "{days} days, history {hist} %)",
+        suspicious=True,
+    ),
     "REVERSE": Reason(
-        vi="Có điện năng chiều ngược vào ban đêm ({night} kWh/ngày) mà không phải điện mặt "
-        "trời: kiểm tra đấu ngược công tơ",
-        en="Reverse energy at night ({night} kWh/day), which rooftop solar cannot produce: "
-        "check for a reversed meter connection",
+        vi="Có điện năng chiều ngược vào ban đêm ({night} kWh/ngày) hoặc cảnh báo dòng ngược "
+        "({events} lần) mà không phải điện mặt trời: kiểm tra đấu ngược công tơ",
+        en="Reverse energy at night ({night} kWh/day) or reverse-current alarms ({events}), "
+        "which rooftop solar cannot explain: check for a reversed meter connection",
         suspicious=True,
     ),
     "OVER_CAPACITY": Reason(
@@ -100,6 +119,13 @@ REASONS: dict[str, Reason] = {
     "STUCK": Reason(
         vi="Nghi công tơ kẹt/lỗi (giá trị gần như không đổi giữa các ngày): kiểm tra thiết bị",
         en="Suspected stuck/faulty meter (value almost constant across days): check the device",
+        suspicious=False,
+    ),
+    "VACANT": Reason(
+        vi="Điện năng chỉ còn mức chờ (khoảng {standby} kW), biểu đồ ngày không còn: có thể "
+        "nhà vắng người, nên liên hệ khách hàng trước khi kiểm tra",
+        en="Energy down to the stand-by level (about {standby} kW) with no daily shape: the "
+        "house may be empty; contact the customer before an inspection",
         suspicious=False,
     ),
     "SOLAR": Reason(

@@ -27,13 +27,15 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from ami.errors import InputError
 from ami.settings import Settings
+from ami.tariffs import load_tariffs, unbilled_vnd
+from models.anomaly.evidence import day_energy_from_readings, with_evidence
 from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
-from models.anomaly.signals import compute_signals
+from models.anomaly.signals import Window, compute_signals, normalise_readings
 from quality.parse import instant
 
 RULE_CODES = (
-    "DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH", "REVERSE",
-    "OVER_CAPACITY", "PEER",
+    "DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH", "LOSS_LINK",
+    "TAMPER", "REGISTER_GAP", "REVERSE", "OVER_CAPACITY", "PEER",
 )
 SCORED_CODES = (*RULE_CODES, "ISOLATION")
 DEFAULT_RULE_WEIGHTS: dict[str, float] = {
@@ -44,6 +46,9 @@ DEFAULT_RULE_WEIGHTS: dict[str, float] = {
     "SHAPE": 0.85,
     "VARIANCE": 0.6,
     "ROUGH": 0.75,
+    "LOSS_LINK": 0.6,
+    "TAMPER": 0.7,
+    "REGISTER_GAP": 0.5,
     "REVERSE": 0.9,
     "OVER_CAPACITY": 0.3,
     "PEER": 0.3,
@@ -69,7 +74,9 @@ OUTPUT_COLUMNS = (
     "reason_codes",
     "reasons_en",
     "est_unbilled_kwh_month",
+    "est_unbilled_vnd_month",
     "customer_group",
+    "model",
 )
 
 
@@ -78,8 +85,9 @@ def _ramp(expr: pl.Expr, low: float, high: float) -> pl.Expr:
     return ((expr - low) / (high - low)).clip(0.0, 1.0).fill_nan(0.0).fill_null(0.0)
 
 
-def rule_scores() -> dict[str, pl.Expr]:
-    """One 0-1 expression per rule code over the signal table."""
+def rule_scores(recent_days: int = 14) -> dict[str, pl.Expr]:
+    """One 0-1 expression per rule code over the signal table (``recent_days`` long)."""
+    recent = float(recent_days)
     flat_ratio = pl.col("cv_recent") / pl.col("cv_base")
     lag = pl.col("best_lag_h").abs()
     lighting = pl.col("is_lighting")
@@ -119,9 +127,36 @@ def rule_scores() -> dict[str, pl.Expr]:
         * lasting,
         # Intervals jumping within the hour (a per-interval tampering factor); hourly data
         # has no within-hour swing and never fires.
-        "ROUGH": _ramp(pl.col("rough_rel"), 1.4, 2.2),
-        # Rooftop PV cannot export at night: night export is a reversed connection.
-        "REVERSE": _ramp(pl.col("night_export_kwh_day"), 0.1, 0.5),
+        "ROUGH": pl.when(lighting).then(0.0).otherwise(_ramp(pl.col("rough_rel"), 1.4, 2.2)),
+        # The meter went down while its transformer's loss went up.
+        "LOSS_LINK": _ramp(-pl.col("loss_corr"), 0.3, 0.7) * _ramp(pl.col("drop"), 0.1, 0.3),
+        # Cover-open / magnetic-field alarms, more often than the meter used to raise them.
+        "TAMPER": _ramp(pl.col("tamper_events_recent").cast(pl.Float64), 0.5, 2.0)
+        * (
+            pl.col("tamper_events_recent")
+            > recent * pl.col("tamper_events_hist_per_day").fill_null(0.0)
+        )
+        .fill_null(False)
+        .cast(pl.Float64),
+        # The register counted more than the load profile shows (a tampered profile). A
+        # register that went backwards is a replaced or faulty meter: not compared.
+        "REGISTER_GAP": pl.when(pl.col("register_resets").fill_null(0) == 0)
+        .then(
+            _ramp(
+                pl.col("register_gap_share_recent")
+                - pl.col("register_gap_share_hist").fill_null(0.0).clip(0.0, None),
+                0.1,
+                0.3,
+            )
+        )
+        .otherwise(0.0)
+        * _ramp(pl.col("register_days_recent"), 3.0, 7.0),
+        # Rooftop PV cannot export at night: night export (or a reverse-current alarm) is a
+        # reversed connection.
+        "REVERSE": pl.max_horizontal(
+            _ramp(pl.col("night_export_kwh_day"), 0.1, 0.5),
+            _ramp(pl.col("reverse_events_recent").cast(pl.Float64), 0.5, 3.0),
+        ),
         # Demand above the contract is waste or an unauthorised load, not theft: weighs less.
         "OVER_CAPACITY": _ramp(pl.col("kw_max_recent") / pl.col("contracted_kw"), 1.1, 1.5),
         "PEER": pl.when(lighting).then(0.0).otherwise(_ramp(0.2 - pl.col("peer_level"), 0.0, 0.15)),
@@ -360,9 +395,13 @@ class AnomalyScorer(BaseModel):
         default_factory=lambda: {"no_issue": 0.3, "meter_fault": 0.6},
         description="Score multiplier after a recent inspection with this outcome [-].",
     )
+    vacant_factor: float = Field(
+        0.5, description="Score multiplier when the house looks empty (stand-by only) [-]."
+    )
     label_memory_days: int = Field(180, description="Inspections older than this are ignored [d].")
     min_confidence: float = Field(0.25, description="Floor of the data-confidence factor [0-1].")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Local zone for dates in reasons.")
+    recent_days: int = Field(14, description="Length of the recent window [d].")
 
     _forests: dict[str, IsolationForest] = PrivateAttr(default_factory=dict)
     _multipliers: dict[str, float] = PrivateAttr(default_factory=dict)
@@ -418,15 +457,18 @@ class AnomalyScorer(BaseModel):
         ).clip(self.min_confidence, 1.0)
         frame = self._with_label_factor(frame)
         frame = frame.with_columns(confidence=confidence).with_columns(
-            score=(pl.col("raw_score") * pl.col("confidence") * pl.col("label_factor")).clip(
-                0.0, 1.0
-            )
+            score=(
+                pl.col("raw_score")
+                * pl.col("confidence")
+                * pl.col("label_factor")
+                * pl.when(pl.col("vacant")).then(self.vacant_factor).otherwise(1.0)
+            ).clip(0.0, 1.0)
         )
         return self._with_unbilled(frame)
 
     def _unsupervised(self, signals: pl.DataFrame) -> pl.DataFrame:
         """Rule, forest and noisy-OR columns (``s_*``, ``c_*``, ``raw_score``) per meter."""
-        rules = rule_scores()
+        rules = rule_scores(self.recent_days)
         frame = signals.with_columns([expr.alias(f"s_{code}") for code, expr in rules.items()])
         frame = frame.with_columns(
             isolation=pl.Series(self._isolation(signals), dtype=pl.Float64).fill_nan(None)
@@ -474,7 +516,9 @@ class AnomalyScorer(BaseModel):
 
     def explain(self, scored: pl.DataFrame) -> pl.DataFrame:
         """Reason codes and Vietnamese / English texts for each row of ``score`` output."""
-        evidence = {lang: _evidence(lang, self.timezone) for lang in ("vi", "en")}
+        evidence = {
+            lang: _evidence(lang, self.timezone, self.recent_days) for lang in ("vi", "en")
+        }
         conditions = {code: pl.col(f"s_{code}") >= REASON_MIN_SCORE for code in SCORED_CODES}
         conditions.update(_caveats())
         items: dict[str, list[pl.Expr]] = {"vi": [], "en": []}
@@ -506,6 +550,11 @@ class AnomalyScorer(BaseModel):
             reasons_en=field("en", "text").list.join("; "),
         )
 
+    @property
+    def supervised(self) -> bool:
+        """A supervised model learnt from inspection outcomes takes part in the score."""
+        return self._supervised is not None
+
     # --- internals -----------------------------------------------------------------------
 
     def _forest(self) -> IsolationForest:
@@ -531,7 +580,8 @@ class AnomalyScorer(BaseModel):
     def _learn_multipliers(self, signals: pl.DataFrame, labels: pl.DataFrame) -> dict[str, float]:
         """Rule weight multipliers 0.5-1.5 from the precision of each rule on labels."""
         fired = signals.select(
-            "meter_id", *[expr.alias(code) for code, expr in rule_scores().items()]
+            "meter_id",
+            *[expr.alias(code) for code, expr in rule_scores(self.recent_days).items()],
         )
         joined = fired.join(
             labels.filter(pl.col("outcome").is_in(["theft", "no_issue"])), on="meter_id"
@@ -568,7 +618,7 @@ class AnomalyScorer(BaseModel):
         )
 
 
-def _evidence(lang: str, timezone: str) -> dict[str, dict[str, pl.Expr]]:
+def _evidence(lang: str, timezone: str, recent_days: int) -> dict[str, dict[str, pl.Expr]]:
     """Formatted evidence numbers for every reason template, by code."""
 
     def num(expr: pl.Expr, decimals: int = 1) -> pl.Expr:
@@ -617,7 +667,23 @@ def _evidence(lang: str, timezone: str) -> dict[str, dict[str, pl.Expr]]:
             "cv_hist": num(pl.col("norm_cv_hist"), 2),
         },
         "ROUGH": {"recent": num(pl.col("rough_recent"), 2), "hist": num(pl.col("rough_hist"), 2)},
-        "REVERSE": {"night": num(pl.col("night_export_kwh_day"))},
+        "REVERSE": {
+            "night": num(pl.col("night_export_kwh_day")),
+            "events": num(pl.col("reverse_events_recent").fill_null(0).cast(pl.Float64), 0),
+        },
+        "LOSS_LINK": {
+            "transformer": pl.col("transformer_id").fill_null("-"),
+            "corr": num(pl.col("loss_corr"), 2),
+        },
+        "TAMPER": {
+            "count": num(pl.col("tamper_events_recent").cast(pl.Float64), 0),
+            "days": pl.lit(str(recent_days)),
+        },
+        "REGISTER_GAP": {
+            "gap": pct(pl.col("register_gap_share_recent")),
+            "days": num(pl.col("register_days_recent"), 0),
+            "hist": pct(pl.col("register_gap_share_hist")),
+        },
         "OVER_CAPACITY": {
             "kw": num(pl.col("kw_max_recent")),
             "contracted": num(pl.col("contracted_kw")),
@@ -626,6 +692,7 @@ def _evidence(lang: str, timezone: str) -> dict[str, dict[str, pl.Expr]]:
         "ISOLATION": {"group": group_name, "value": num(pl.col("isolation"), 2)},
         "DATA_QUALITY": {"share": pct(pl.col("nonmeasured_share_recent"))},
         "STUCK": {},
+        "VACANT": {"standby": num(pl.col("standby_kw"), 2)},
         "SOLAR": {"export": num(pl.col("export_kwh_day_recent"))},
         "INSPECTED_OK": {
             "date": pl.col("inspected_at").dt.convert_time_zone(timezone).dt.strftime("%d/%m/%Y"),
@@ -640,6 +707,7 @@ def _caveats() -> dict[str, pl.Expr]:
     return {
         "DATA_QUALITY": (pl.col("nonmeasured_share_recent") >= 0.1).fill_null(False),
         "STUCK": pl.col("stuck_suspect"),
+        "VACANT": pl.col("vacant"),
         "SOLAR": pl.col("is_solar"),
         "INSPECTED_OK": (pl.col("label_factor") < 1.0).fill_null(False),
     }
@@ -653,22 +721,67 @@ def score_meters(
     settings: Settings,
     as_of: datetime | None = None,
     scorer: AnomalyScorer | None = None,
+    events: pl.LazyFrame | pl.DataFrame | None = None,
+    registers: pl.LazyFrame | pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Rank customer meters by theft/waste suspicion over the window ending at ``as_of``.
 
     Returns one row per customer meter with ``OUTPUT_COLUMNS``: ``score`` [0-1, higher =
     more suspicious], ``rank`` (1 = most suspicious, ties by meter_id), Vietnamese
     ``reasons`` and English ``reasons_en`` (``CODE: text (evidence)`` joined by "; "),
-    ``reason_codes``, ``est_unbilled_kwh_month`` [kWh per 30 d] and ``customer_group``.
+    ``reason_codes``, ``est_unbilled_kwh_month`` [kWh per 30 d] and its value
+    ``est_unbilled_vnd_month`` [VND, excluding VAT, at the customer group's tariff; no
+    group = household], ``customer_group`` and ``model`` (``unsupervised``, or
+    ``supervised`` once inspection outcomes could train one). Meter ``events`` and
+    ``registers`` (DESIGN.md §4), when given, add tamper, reverse-current and
+    register-versus-profile evidence.
     """
     signals = compute_signals(readings, meters, settings=settings, as_of=as_of)
-    model = scorer if scorer is not None else AnomalyScorer(timezone=settings.timezone)
+    if events is not None or registers is not None:
+        window = Window.ending(signals["window_end"].max(), settings)  # type: ignore[arg-type]
+        day_energy = (
+            day_energy_from_readings(normalise_readings(readings), settings=settings,
+                                     first_day=window.first_day, end_day=window.end_day)
+            if registers is not None else None
+        )
+        signals = with_evidence(signals, settings=settings, events=events, registers=registers,
+                                day_energy=day_energy)
+    return score_signals(signals, labels, settings=settings, scorer=scorer)
+
+
+def score_signals(
+    signals: pl.DataFrame,
+    labels: pl.DataFrame | None,
+    *,
+    settings: Settings,
+    scorer: AnomalyScorer | None = None,
+) -> pl.DataFrame:
+    """``score_meters`` from a signal table (``compute_signals`` or ``signals_from_bins``)."""
+    signals = with_evidence(signals, settings=settings)  # null evidence where none was given
+    model = scorer if scorer is not None else AnomalyScorer(
+        timezone=settings.timezone, recent_days=settings.anomaly_recent_days
+    )
     scored = model.fit(signals, labels).score(signals)
     explained = model.explain(scored)
+    window_end = signals["window_end"].max()
+    on = (
+        window_end.astimezone(settings.tz).date()  # type: ignore[union-attr]
+        if isinstance(window_end, datetime)
+        else datetime.now(settings.tz).date()
+    )
+    priced = scored.select(
+        "customer_group",
+        billed_kwh_month=pl.col("kwh_day_recent").fill_null(0.0) * MONTH_DAYS,
+        unbilled_kwh_month=pl.col("est_unbilled_kwh_month"),
+    )
+    vnd = unbilled_vnd(priced, on=on, tariffs=load_tariffs(settings=settings))
     return (
-        scored.join(explained, on="meter_id", how="left", maintain_order="left")
+        scored.with_columns(est_unbilled_vnd_month=vnd.fill_null(0.0))
+        .join(explained, on="meter_id", how="left", maintain_order="left")
         .with_columns(
-            pl.col("score").cast(pl.Float64), pl.col("est_unbilled_kwh_month").cast(pl.Float64)
+            pl.col("score").cast(pl.Float64),
+            pl.col("est_unbilled_kwh_month").cast(pl.Float64),
+            model=pl.lit("supervised" if model.supervised else "unsupervised"),
         )
         .select(OUTPUT_COLUMNS)
     )

@@ -20,6 +20,8 @@ Signal vocabulary (units in brackets), one row per meter, see ``SIGNAL_COLUMNS``
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -68,12 +70,14 @@ NON_CUSTOMER_ROLES = ("transformer_total", "feeder_head", "boundary")
 # The last days of the recent window, where a lasting pattern must still show [d]: a
 # household away for a week or two comes back, a tampered meter stays tampered.
 LATEST_DAYS = 4
+# Days with both a meter's energy and its transformer's loss before they are correlated.
+MIN_LOSS_DAYS = 14
 # Profile correlation needs at least this many hour bins present in both windows.
 MIN_PROFILE_BINS = 6
 # Meters per chunk of the computation; each chunk is one streaming scan of the readings and
 # memory follows the chunk's raw rows (de-duplication). Measured on 2 cores, 60 days of
 # 30-min data: 5 000 meters in one chunk 19 s / 2.5 GB peak, in chunks of 1 000 14 s / 0.9 GB.
-METERS_PER_CHUNK = 2_000
+METERS_PER_CHUNK = 5_000
 
 REQUIRED_COLUMNS = ("meter_id", "interval_end", "kwh_import")
 QUALITY_MEASURED = "measured"
@@ -123,11 +127,37 @@ SIGNAL_COLUMNS: dict[str, str] = {
     "rough_hist": "the same in history [-]",
     "norm_cv_recent": "coefficient of variation of recent day energy / baseline [-]",
     "norm_cv_hist": "the same in history [-]",
+    "standby_kw": "lowest hour of the history mean profile (fridge, stand-by) [kW]",
+    "vacant": "recent profile flat at about the stand-by level: nobody home, not theft",
     "drop_latest": "1 - latest days' energy / peer-adjusted baseline (the drop still on) [-]",
     "rough_rel": "rough_recent / rough_hist over the peer group's median of that change [-]",
+    "loss_corr": "correlation of day energy with the transformer's day loss, window [-]",
     "kw_max_recent": "highest interval power, recent [kW]",
     "contracted_kw": "contracted capacity from the meters table (null without topology) [kW]",
 }
+
+
+@dataclass(frozen=True)
+class Window:
+    """The analysed local days: history ``first_day``.., recent ``recent_first``..``end_day``."""
+
+    as_of: datetime
+    first_day: date
+    recent_first: date
+    end_day: date
+
+    @classmethod
+    def ending(cls, as_of: datetime, settings: Settings) -> Window:
+        """The window whose last interval ends at ``as_of`` [UTC]."""
+        end_day = (as_of - timedelta(microseconds=1)).astimezone(settings.tz).date()
+        recent_first = end_day - timedelta(days=settings.anomaly_recent_days - 1)
+        return cls(as_of, recent_first - timedelta(days=HISTORY_DAYS), recent_first, end_day)
+
+    @property
+    def days(self) -> list[date]:
+        """Every local day of the window, oldest first."""
+        return [self.first_day + timedelta(days=d)
+                for d in range((self.end_day - self.first_day).days + 1)]
 
 
 def compute_signals(
@@ -136,11 +166,13 @@ def compute_signals(
     *,
     settings: Settings,
     as_of: datetime | None = None,
+    transformer_losses: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row of behaviour signals per customer meter over the window ending at ``as_of``.
 
-    The readings are scanned once, streaming, into hour bins per meter and local day; all
-    later work runs on those bins (a quarter of the rows at 15-min resolution).
+    The readings are reduced, streaming, to hour bins per meter and local day (a chunk of
+    meters at a time); all later work runs on those bins. ``signals_from_bins`` starts from
+    bins already stored per day (the warehouse path).
 
     Args:
         readings: interval readings in the silver contract (``meter_id``, ``interval_end``,
@@ -149,44 +181,120 @@ def compute_signals(
         meters: optional meters & customers table (topology, groups, solar).
         settings: project settings (time zone, peak window, recent window length).
         as_of: end of the window [UTC]; default the last ``interval_end`` in the data.
+        transformer_losses: loss per transformer and local day (``transformer_id``,
+            ``day``, ``loss_kwh``); by default computed from the readings of the
+            transformer total meters when ``meters`` names them.
 
     Returns:
         A DataFrame with the columns of ``SIGNAL_COLUMNS``, sorted by ``meter_id``.
 
     """
-    lf = _normalise(readings)
-    as_of = _resolve_as_of(lf, as_of)
-    end_day = (as_of - timedelta(microseconds=1)).astimezone(settings.tz).date()
-    recent_first = end_day - timedelta(days=settings.anomaly_recent_days - 1)
-    first_day = recent_first - timedelta(days=HISTORY_DAYS)
+    lf = normalise_readings(readings)
+    window = Window.ending(_resolve_as_of(lf, as_of), settings)
     span = timedelta(days=HISTORY_DAYS + settings.anomaly_recent_days + 2)
-    lf = lf.filter((pl.col("interval_end") <= as_of) & (pl.col("interval_end") > as_of - span))
+    lf = lf.filter(
+        (pl.col("interval_end") <= window.as_of) & (pl.col("interval_end") > window.as_of - span)
+    )
+    topo = _current_topology(meters, window.as_of) if meters is not None else None
+    if transformer_losses is None and topo is not None:
+        transformer_losses = transformer_day_losses(lf, topo, settings, window)
+    lf = _with_interval_minutes(_customers_only(lf, topo), settings)
+    parts = []
+    for part in _chunks(lf, topo):
+        bins = hour_bins(part, settings, window.first_day, window.end_day, unique=False)
+        bins = drop_common_outages(bins, topo)
+        parts.append(_bin_signals(bins, topo, window, transformer_losses))
+    return _finish(parts, window, settings)
 
-    topo = _current_topology(meters, as_of) if meters is not None else None
-    if topo is not None:
-        non_customers = topo.filter(pl.col("meter_role").is_in(NON_CUSTOMER_ROLES)).select(
-            "meter_id"
+
+def signals_from_bins(
+    bins: pl.LazyFrame,
+    meters: pl.DataFrame | None,
+    *,
+    settings: Settings,
+    as_of: datetime,
+    transformer_losses: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """``compute_signals`` from stored hour bins (``day_bins`` output with a ``day`` column).
+
+    Meters are taken in ranges of ``meter_id``: bins stored sorted by meter let each range
+    read only its own row groups, so a province is read once, not once per chunk. Give
+    the bins of the window's days only (filter the partitions): other filters run per chunk
+    in memory, because a filter on a derived column stops the scan from streaming.
+    """
+    window = Window.ending(as_of, settings)
+    topo = _current_topology(meters, window.as_of) if meters is not None else None
+    unique = bins.select(pl.col("meter_id").unique())
+    ids = _customers_only(unique, topo).collect(engine="streaming").sort("meter_id")
+    parts = []
+    for first in range(0, ids.height, METERS_PER_CHUNK):
+        chunk = ids.slice(first, METERS_PER_CHUNK)
+        lo, hi = chunk["meter_id"][0], chunk["meter_id"][-1]
+        # The range filter reaches the Parquet scan (row groups outside are skipped); the
+        # grid meters inside the range drop after, in memory.
+        part = (
+            bins.filter(pl.col("meter_id").is_between(pl.lit(lo), pl.lit(hi)))
+            .collect(engine="streaming")
+            .join(chunk, on="meter_id", how="semi")
+            .filter(pl.col("day").is_between(window.first_day, window.end_day))
         )
-        lf = lf.join(non_customers.lazy(), on="meter_id", how="anti")
+        parts.append(_bin_signals(part, topo, window, transformer_losses))
+    return _finish(parts, window, settings)
 
-    lf = _with_interval_minutes(lf, settings)
-    window = {"first_day": first_day, "end_day": end_day, "recent_first": recent_first}
-    parts = [_chunk_signals(part, topo, settings=settings, **window) for part in _chunks(lf, topo)]
+
+def day_bins(
+    readings: pl.LazyFrame, meters: pl.DataFrame | None, *, settings: Settings, day: date
+) -> pl.DataFrame:
+    """Hour bins of one local day of unique (silver) readings, supply outages blanked.
+
+    Only the topology valid at the end of the day votes on outages, so that a meter added
+    later does not change the bins of past days; grid meters are dropped when scored.
+    """
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), settings.tz)
+    topo = _topology_on(meters, end.astimezone(UTC))
+    lf = _with_interval_minutes(normalise_readings(readings), settings)
+    return drop_common_outages(hour_bins(lf, settings, day, day, unique=True), topo)
+
+
+def _topology_on(meters: pl.DataFrame | None, instant: datetime) -> pl.DataFrame | None:
+    """The meter rows valid at ``instant`` (none for meters not yet or no longer valid)."""
+    if meters is None:
+        return None
+    return _current_topology(meters, instant, strict=True).sort("meter_id")
+
+
+def topology_digest(meters: pl.DataFrame | None, instant: datetime) -> str:
+    """A checksum of the topology valid at ``instant``: day bins depend on nothing else."""
+    topo = _topology_on(meters, instant)
+    if topo is None:
+        return ""
+    return hashlib.sha256(topo.write_csv().encode()).hexdigest()
+
+
+def _finish(parts: list[pl.DataFrame], window: Window, settings: Settings) -> pl.DataFrame:
+    """Chunks joined, then the comparisons that need every meter (peers)."""
     parts = [part for part in parts if part.height]
     if not parts:
         raise NoDataError(
-            f"No customer-meter readings between {first_day} and {end_day} (local days).",
+            f"No customer-meter readings between {window.first_day} and {window.end_day} "
+            "(local days).",
             fix="check the as_of date and that readings exist for customer meters in the "
             "window; transformer/feeder/boundary meters are not scored.",
         )
     signals = (
         pl.concat(parts, how="vertical_relaxed")
         .sort("meter_id")
-        .with_columns(window_end=pl.lit(as_of, dtype=pl.Datetime("us", "UTC")))
+        .with_columns(window_end=pl.lit(window.as_of, dtype=pl.Datetime("us", "UTC")))
     )
-    # Peer comparisons need every meter: done once, on the signal table.
-    signals = _with_derived(signals, settings)
-    return signals.select(list(SIGNAL_COLUMNS))
+    return _with_derived(signals, settings).select(list(SIGNAL_COLUMNS))
+
+
+def _customers_only(lf: pl.LazyFrame, topo: pl.DataFrame | None) -> pl.LazyFrame:
+    """Readings of customer meters: grid meters (totals, feeder heads) are never scored."""
+    if topo is None:
+        return lf
+    grid = topo.filter(pl.col("meter_role").is_in(NON_CUSTOMER_ROLES)).select("meter_id")
+    return lf.join(grid.lazy(), on="meter_id", how="anti")
 
 
 def _chunks(lf: pl.LazyFrame, topo: pl.DataFrame | None) -> list[pl.LazyFrame]:
@@ -212,36 +320,95 @@ def _chunks(lf: pl.LazyFrame, topo: pl.DataFrame | None) -> list[pl.LazyFrame]:
     ]
 
 
-def _chunk_signals(
-    lf: pl.LazyFrame,
+def _bin_signals(
+    bins: pl.DataFrame,
     topo: pl.DataFrame | None,
-    *,
-    settings: Settings,
-    first_day: date,
-    end_day: date,
-    recent_first: date,
+    window: Window,
+    losses: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Per-meter signals of one chunk of meters (everything but the peer comparisons)."""
-    bins = _hour_bins(_deduplicate(lf), settings, first_day, end_day).collect(engine="streaming")
+    """Per-meter signals of one chunk of meters' bins (everything but the peer comparisons)."""
     if bins.height == 0:
         return pl.DataFrame()
     bins = bins.with_columns(
-        recent=pl.col("day") >= recent_first,
-        latest=pl.col("day") > end_day - timedelta(days=LATEST_DAYS),
+        recent=pl.col("day") >= window.recent_first,
+        latest=pl.col("day") > window.end_day - timedelta(days=LATEST_DAYS),
     )
     meter_info = _meter_prepass(bins, topo)
-    bins = _flag_bins(bins.join(meter_info, on="meter_id", how="left"), settings)
-    if topo is not None:
-        bins = _flag_bins(_drop_common_outages(bins), settings)
-    meter_rows = _meter_table(_day_table(bins.lazy())).collect()
+    bins = _flag_bins(bins.join(meter_info, on="meter_id", how="left"))
+    days = _day_table(bins.lazy()).collect()
+    meter_rows = _meter_table(days.lazy()).collect()
     signals = meter_info.join(meter_rows, on="meter_id", how="inner").sort("meter_id")
+    signals = signals.join(_loss_link(days, meter_info, losses), on="meter_id", how="left")
     return _with_profile_signals(signals, _profile_table(bins))
+
+
+def _loss_link(
+    days: pl.DataFrame, meter_info: pl.DataFrame, losses: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Correlation of each meter's day energy with its transformer's day loss.
+
+    Energy that stops being registered shows up as loss at the transformer: a meter whose
+    consumption goes down while its transformer's loss goes up (negative correlation over
+    the window) is the one to check. Needs ``MIN_LOSS_DAYS`` days with both.
+    """
+    if losses is None or losses.height == 0:
+        return meter_info.select("meter_id", loss_corr=pl.lit(None, pl.Float64))
+    paired = (
+        days.select("meter_id", "day", "kwh_day")
+        .join(meter_info.select("meter_id", "transformer_id"), on="meter_id")
+        .join(losses.select("transformer_id", "day", "loss_kwh"), on=["transformer_id", "day"])
+        .drop_nulls(["kwh_day", "loss_kwh"])
+    )
+    return paired.group_by("meter_id").agg(
+        loss_corr=pl.when(pl.len() >= MIN_LOSS_DAYS)
+        .then(pl.corr("kwh_day", "loss_kwh"))
+        .fill_nan(None)
+    )
+
+
+def transformer_day_losses(
+    lf: pl.LazyFrame, topo: pl.DataFrame, settings: Settings, window: Window
+) -> pl.DataFrame | None:
+    """Loss per transformer and local day from its total meter and its customers' meters.
+
+    in = Σ total-meter import + Σ customers' export, out = Σ customers' import (DESIGN.md
+    §2); days where the total meter misses intervals are left out. None without total
+    meters.
+    """
+    roles = topo.select("meter_id", "meter_role", "transformer_id").filter(
+        pl.col("transformer_id").is_not_null()
+        & pl.col("meter_role").is_in(["transformer_total", "customer"])
+    )
+    if roles.filter(pl.col("meter_role") == "transformer_total").height == 0:
+        return None
+    total = pl.col("meter_role") == "transformer_total"
+    kwh, export = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
+    # the local day of an interval is the day its end instant falls in, less a microsecond
+    day = pl.col("interval_end").dt.convert_time_zone(settings.timezone).dt.offset_by("-1us")
+    sums = (
+        lf.join(roles.lazy(), on="meter_id")
+        .with_columns(day=day.dt.date())
+        .filter(pl.col("day").is_between(window.first_day, window.end_day))
+        .group_by("transformer_id", "day")
+        .agg(
+            energy_in=(kwh * total).sum() + (export * ~total).sum(),
+            energy_out=(kwh * ~total).sum() + (export * total).sum(),
+            total_values=pl.col("kwh_import").filter(total).count(),
+        )
+        .collect(engine="streaming")
+    )
+    complete = pl.col("total_values") >= MIN_DAY_COVERAGE * pl.col("total_values").max().over(
+        "transformer_id"
+    )
+    return sums.filter(complete & (pl.col("total_values") > 0)).select(
+        "transformer_id", "day", loss_kwh=pl.col("energy_in") - pl.col("energy_out")
+    )
 
 
 # --- input checks and normalisation ---------------------------------------------------
 
 
-def _normalise(readings: pl.LazyFrame) -> pl.LazyFrame:
+def normalise_readings(readings: pl.LazyFrame) -> pl.LazyFrame:
     """Canonical dtypes: UTC timestamps, Float64 energies; optional columns filled."""
     schema = readings.collect_schema()
     for column in REQUIRED_COLUMNS:
@@ -333,22 +500,27 @@ def _with_interval_minutes(lf: pl.LazyFrame, settings: Settings) -> pl.LazyFrame
     )
 
 
+def _measured() -> pl.Expr:
+    """An interval without data fault; a known supply outage is missing energy, not bad data."""
+    return ((pl.col("quality") == QUALITY_MEASURED) & pl.col("kwh_import").is_not_null()) | (
+        pl.col("rule").is_in(OUTAGE_RULES).fill_null(False)
+    )
+
+
 def _deduplicate(lf: pl.LazyFrame) -> pl.LazyFrame:
     """One row per meter and instant: duplicated rows never double-count energy."""
     return lf.group_by("meter_id", "interval_end").agg(
         pl.col("interval_minutes").max(),
         pl.col("kwh_import").mean(),
         pl.col("kwh_export").mean(),
-        # "measured" = no data fault: a known supply outage is missing energy, not bad data.
-        measured=(
-            ((pl.col("quality") == QUALITY_MEASURED) & pl.col("kwh_import").is_not_null())
-            | pl.col("rule").is_in(OUTAGE_RULES)
-        ).all(),
+        measured=_measured().all(),
     )
 
 
-def _current_topology(meters: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
-    """The meters row valid at ``as_of`` (else the latest one), one per meter."""
+def _current_topology(
+    meters: pl.DataFrame, as_of: datetime, *, strict: bool = False
+) -> pl.DataFrame:
+    """The meters row valid at ``as_of`` (else the latest one, unless ``strict``), per meter."""
     if "meter_id" not in meters.columns:
         raise InputError(
             "meters table lacks a required column",
@@ -387,6 +559,8 @@ def _current_topology(meters: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
         valid_now=pl.col("valid_from").fill_null(as_of).le(as_of)
         & (pl.col("valid_to").is_null() | pl.col("valid_to").gt(as_of)),
     )
+    if strict:
+        frame = frame.filter(pl.col("valid_now"))
     return (
         frame.sort(["meter_id", "valid_now", "valid_from"], nulls_last=False)
         .unique(subset="meter_id", keep="last", maintain_order=True)
@@ -404,47 +578,109 @@ def _current_topology(meters: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
 # --- interval → hour-bin reduction (the one streaming pass) ------------------------------
 
 
-def _hour_bins(
-    lf: pl.LazyFrame, settings: Settings, first_day: date, end_day: date
-) -> pl.LazyFrame:
-    """Energy, counts and evening-peak parts per meter, local day and local start hour."""
+def hour_bins(
+    lf: pl.LazyFrame, settings: Settings, first_day: date, end_day: date, *, unique: bool
+) -> pl.DataFrame:
+    """Energy, counts and evening-peak parts per meter, local day and local start hour.
+
+    ``unique`` says the readings hold one row per meter and instant (silver does); other
+    inputs are de-duplicated first. Masked columns are formed before the grouping so that
+    every aggregation is a plain sum, count or extreme (the fast path).
+    """
+    readings = (
+        lf.with_columns(measured=_measured()) if unique else _deduplicate(lf)
+    )
     peak_start = settings.peak_start.hour * 60 + settings.peak_start.minute
     peak_end = settings.peak_end.hour * 60 + settings.peak_end.minute
     start = (
         pl.col("interval_end") - pl.duration(minutes=pl.col("interval_minutes"))
     ).dt.convert_time_zone(settings.timezone)
-    lf = lf.with_columns(start=start).with_columns(
-        day=pl.col("start").dt.date(),
-        hour=pl.col("start").dt.hour().cast(pl.Int32),
-        minute_of_day=pl.col("start").dt.hour().cast(pl.Int32) * 60
-        + pl.col("start").dt.minute().cast(pl.Int32),
-    )
-    valid = pl.col("kwh_import").is_not_null()
-    # The evening peak is only defined for intraday resolutions.
-    peak = (
-        (pl.col("interval_minutes") <= 60)
-        & (pl.col("minute_of_day") >= peak_start)
-        & (pl.col("minute_of_day") < peak_end)
-    )
     hours = pl.col("interval_minutes").cast(pl.Float64) / 60.0
-    return (
-        lf.filter(pl.col("day").is_between(first_day, end_day))
+    kwh = pl.col("kwh_import")
+    minute = pl.col("start").dt.hour().cast(pl.Int32) * 60 + pl.col("start").dt.minute()
+    # The evening peak is only defined for intraday resolutions.
+    peak = (pl.col("interval_minutes") <= 60) & (minute >= peak_start) & (minute < peak_end)
+    bins = (
+        readings.with_columns(start=start)
+        .with_columns(day=pl.col("start").dt.date())
+        .filter(pl.col("day").is_between(first_day, end_day))
+        .select(
+            "meter_id",
+            "day",
+            "interval_minutes",
+            pl.col("start").dt.hour().cast(pl.Int32).alias("hour"),
+            kwh,
+            pl.col("measured").cast(pl.Int32),
+            pl.when(kwh.is_not_null()).then(hours).alias("hours_valid"),
+            pl.when(peak).then(kwh).alias("kwh_peak"),
+            pl.col("kwh_export"),
+            (kwh / hours).alias("kw"),
+        )
         .group_by("meter_id", "day", "hour")
         .agg(
-            interval_minutes=pl.col("interval_minutes").max(),
-            n_valid=pl.col("kwh_import").count(),
-            n_measured=pl.col("measured").sum(),
-            kwh=pl.col("kwh_import").sum(),
-            hours_valid=hours.filter(valid).sum(),
-            kwh_peak=pl.col("kwh_import").filter(peak).sum(),
-            n_peak=pl.col("kwh_import").filter(peak).count(),
+            pl.col("interval_minutes").max(),
+            n_valid=kwh.count().cast(pl.Int32),
+            n_measured=pl.col("measured").sum().cast(pl.Int32),
+            kwh=kwh.sum(),
+            hours_valid=pl.col("hours_valid").sum(),
+            kwh_peak=pl.col("kwh_peak").sum(),
+            n_peak=pl.col("kwh_peak").count().cast(pl.Int32),
             export=pl.col("kwh_export").sum(),
-            # Within-hour swing between intervals: random per-interval tampering raises it.
-            kwh_spread=pl.when(pl.col("kwh_import").count() >= 2).then(
-                pl.col("kwh_import").max() - pl.col("kwh_import").min()
-            ),
-            kw_max=(pl.col("kwh_import") / hours).max(),
+            kwh_max=kwh.max(),
+            kwh_min=kwh.min(),
+            kw_max=pl.col("kw").max(),
         )
+    )
+    # Within-hour swing between intervals: random per-interval tampering raises it.
+    return (
+        bins.with_columns(
+            kwh_spread=pl.when(pl.col("n_valid") >= 2).then(pl.col("kwh_max") - pl.col("kwh_min"))
+        )
+        .drop("kwh_max", "kwh_min")
+        .collect(engine="streaming")
+    )
+
+
+def drop_common_outages(bins: pl.DataFrame, topo: pl.DataFrame | None) -> pl.DataFrame:
+    """Blank the hours when most meters of the same transformer read zero or nothing.
+
+    A supply outage zeroes a whole transformer at once; theft is one meter. Public lighting
+    and solar customers do not vote because they are zero by design at times. The blanked
+    energy is missing (not zero, not stolen); the intervals stay 'measured', so confidence
+    is kept. Without topology nothing is blanked.
+    """
+    if topo is None or bins.height == 0:
+        return bins
+    voters = topo.filter(
+        pl.col("transformer_id").is_not_null()
+        & (pl.col("customer_group").fill_null("") != "public_lighting")
+        & (pl.col("solar_kwp").fill_null(0.0) <= 0.0)
+    ).select("meter_id", "transformer_id")
+    kw = pl.when(pl.col("hours_valid") > 0).then(pl.col("kwh") / pl.col("hours_valid"))
+    votes = (
+        bins.join(voters, on="meter_id", how="inner")
+        .filter(pl.col("export").fill_null(0.0) <= 0.0)
+        .group_by("transformer_id", "day", "hour")
+        .agg(n=pl.len(), n_zero=(kw.fill_null(0.0) <= ZERO_ABS_KW).sum())
+        .filter(
+            (pl.col("n") >= COMMON_ZERO_MIN_METERS)
+            & (pl.col("n_zero") >= COMMON_ZERO_SHARE * pl.col("n"))
+        )
+        .select("transformer_id", "day", "hour", outage=pl.lit(True))
+    )
+    if votes.height == 0:
+        return bins
+    outage = pl.col("outage").fill_null(False)
+    blank = ("kwh", "kwh_peak", "kwh_spread", "kw_max")
+    return (
+        bins.join(topo.select("meter_id", "transformer_id"), on="meter_id", how="left")
+        .join(votes, on=["transformer_id", "day", "hour"], how="left")
+        .with_columns(
+            [pl.when(outage).then(None).otherwise(pl.col(c)).alias(c) for c in blank]
+            + [pl.when(outage).then(0).otherwise(pl.col(c)).alias(c) for c in ("n_valid", "n_peak")]
+            + [pl.when(outage).then(0.0).otherwise(pl.col("hours_valid")).alias("hours_valid")]
+        )
+        .drop("outage", "transformer_id")
     )
 
 
@@ -455,12 +691,23 @@ def _meter_prepass(bins: pl.DataFrame, topo: pl.DataFrame | None) -> pl.DataFram
     """Per-meter facts the bin flags need: resolution, history power, solar, lighting."""
     hist = ~pl.col("recent")
     daytime = pl.col("hour").is_between(8, 16)
-    info = bins.group_by("meter_id").agg(
-        interval_minutes=pl.col("interval_minutes").median().round().cast(pl.Int32),
-        base_kw=pl.col("kwh").filter(hist).sum() / pl.col("hours_valid").filter(hist).sum(),
-        export_kwh=pl.col("export").sum(),
-        day_share_hist=pl.col("kwh").filter(hist & daytime).sum()
-        / pl.col("kwh").filter(hist).sum(),
+    info = (
+        bins.select(
+            "meter_id",
+            "interval_minutes",
+            "export",
+            kwh_hist=pl.when(hist).then(pl.col("kwh")),
+            hours_hist=pl.when(hist).then(pl.col("hours_valid")),
+            kwh_hist_day=pl.when(hist & daytime).then(pl.col("kwh")),
+        )
+        .group_by("meter_id")
+        .agg(
+            # One resolution per meter (the finest one, were it to change in the window).
+            interval_minutes=pl.col("interval_minutes").min().cast(pl.Int32),
+            base_kw=pl.col("kwh_hist").sum() / pl.col("hours_hist").sum(),
+            export_kwh=pl.col("export").sum(),
+            day_share_hist=pl.col("kwh_hist_day").sum() / pl.col("kwh_hist").sum(),
+        )
     )
     if topo is not None:
         info = info.join(topo.drop("meter_role"), on="meter_id", how="left")
@@ -489,7 +736,7 @@ def _meter_prepass(bins: pl.DataFrame, topo: pl.DataFrame | None) -> pl.DataFram
     )
 
 
-def _flag_bins(bins: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+def _flag_bins(bins: pl.DataFrame) -> pl.DataFrame:
     """Mean power, zero and 'used' (night-only for solar) flags per hour bin."""
     threshold = pl.max_horizontal(pl.lit(ZERO_ABS_KW), ZERO_REL * pl.col("base_kw").fill_null(0.0))
     night = (pl.col("hour") >= NIGHT_START_HOUR) | (pl.col("hour") < NIGHT_END_HOUR)
@@ -500,69 +747,54 @@ def _flag_bins(bins: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     )
 
 
-def _drop_common_outages(bins: pl.DataFrame) -> pl.DataFrame:
-    """Blank the hours when most meters of the same transformer read zero or nothing.
-
-    A supply outage zeroes a whole transformer at once; theft is one meter. Lighting and
-    solar meters do not vote because they are zero by design at times. The blanked energy is
-    missing (not zero, not stolen); the intervals stay 'measured', so confidence is kept.
-    """
-    voters = pl.col("transformer_id").is_not_null() & ~pl.col("is_lighting") & ~pl.col("is_solar")
-    votes = (
-        bins.filter(voters)
-        .group_by("transformer_id", "day", "hour")
-        .agg(n=pl.len(), n_zero=(pl.col("is_zero") | pl.col("kw").is_null()).sum())
-        .filter(
-            (pl.col("n") >= COMMON_ZERO_MIN_METERS)
-            & (pl.col("n_zero") >= COMMON_ZERO_SHARE * pl.col("n"))
-        )
-        .select("transformer_id", "day", "hour", outage=pl.lit(True))
-    )
-    outage = pl.col("outage").fill_null(False)
-    return (
-        bins.join(votes, on=["transformer_id", "day", "hour"], how="left")
-        .with_columns(
-            [
-                pl.when(outage).then(None).otherwise(pl.col(c)).alias(c)
-                for c in ("kwh", "kwh_peak", "kwh_spread", "kw_max")
-            ]
-            + [pl.when(outage).then(0).otherwise(pl.col(c)).alias(c) for c in ("n_valid", "n_peak")]
-            + [pl.when(outage).then(0.0).otherwise(pl.col("hours_valid")).alias("hours_valid")]
-        )
-        .drop("outage")
-    )
-
-
 def _day_table(bins: pl.LazyFrame) -> pl.LazyFrame:
     """Meter-day energies, zero hours, peak zeros, measured counts and intraday CV."""
     use = pl.col("use")
-    days = bins.group_by("meter_id", "day").agg(
-        recent=pl.col("recent").first(),
-        latest=pl.col("latest").first(),
-        n_valid=pl.col("n_valid").filter(use).sum(),
-        n_valid_all=pl.col("n_valid").sum(),
-        n_measured=pl.col("n_measured").filter(use).sum(),
-        kwh=pl.col("kwh").filter(use).sum(),
-        kwh_all=pl.col("kwh").sum(),
-        kwh_peak=pl.col("kwh_peak").filter(use).sum(),
-        n_peak=pl.col("n_peak").filter(use).sum(),
-        n_peak_zero=pl.col("n_peak").filter(use & pl.col("is_zero")).sum(),
-        export=pl.col("export").sum(),
+    zero = use & pl.col("is_zero")
+    night = (pl.col("hour") >= NIGHT_START_HOUR) | (pl.col("hour") < NIGHT_END_HOUR)
+
+    def used(column: str, when: pl.Expr = use) -> pl.Expr:
+        return pl.when(when).then(pl.col(column))
+
+    # Masks first, then plain aggregations: the grouping stays on Polars' fast path.
+    masked = bins.select(
+        "meter_id", "day", "recent", "latest", "interval_minutes", "night_only",
+        "n_valid", "kwh", "export",
+        n_valid_used=used("n_valid"),
+        n_measured=used("n_measured"),
+        kwh_used=used("kwh"),
+        kwh_peak=used("kwh_peak"),
+        n_peak=used("n_peak"),
+        n_peak_zero=used("n_peak", zero),
         # Only an intraday resolution tells night from day.
-        export_night=pl.col("export").filter(
-            ((pl.col("hour") >= NIGHT_START_HOUR) | (pl.col("hour") < NIGHT_END_HOUR))
-            & (pl.col("interval_minutes") <= 60)
-        ).sum(),
-        spread=pl.col("kwh_spread").filter(use).sum(),
-        kwh_spread_base=pl.col("kwh").filter(use & pl.col("kwh_spread").is_not_null()).sum(),
-        kw_max=pl.col("kw_max").filter(use).max(),
-        zero_h=pl.col("hours_valid").filter(use & pl.col("is_zero")).sum(),
-        valid_h=pl.col("hours_valid").filter(use).sum(),
-        n_bins=pl.col("kw").filter(use).count(),
-        kw_mean=pl.col("kw").filter(use).mean(),
-        kw_std=pl.col("kw").filter(use).std(),
-        interval_minutes=pl.col("interval_minutes").first(),
-        night_only=pl.col("night_only").first(),
+        export_night=used("export", night & (pl.col("interval_minutes") <= 60)),
+        spread=used("kwh_spread"),
+        kwh_spread_base=used("kwh", use & pl.col("kwh_spread").is_not_null()),
+        kw_max=used("kw_max"),
+        zero_h=used("hours_valid", zero),
+        valid_h=used("hours_valid"),
+        kw=used("kw"),
+    )
+    days = masked.group_by("meter_id", "day").agg(
+        pl.col("recent", "latest", "interval_minutes", "night_only").first(),
+        n_valid=pl.col("n_valid_used").sum(),
+        n_valid_all=pl.col("n_valid").sum(),
+        n_measured=pl.col("n_measured").sum(),
+        kwh=pl.col("kwh_used").sum(),
+        kwh_all=pl.col("kwh").sum(),
+        kwh_peak=pl.col("kwh_peak").sum(),
+        n_peak=pl.col("n_peak").sum(),
+        n_peak_zero=pl.col("n_peak_zero").sum(),
+        export=pl.col("export").sum(),
+        export_night=pl.col("export_night").sum(),
+        spread=pl.col("spread").sum(),
+        kwh_spread_base=pl.col("kwh_spread_base").sum(),
+        kw_max=pl.col("kw_max").max(),
+        zero_h=pl.col("zero_h").sum(),
+        valid_h=pl.col("valid_h").sum(),
+        n_bins=pl.col("kw").count(),
+        kw_mean=pl.col("kw").mean(),
+        kw_std=pl.col("kw").std(),
     )
     per_day = 1440.0 / pl.col("interval_minutes").cast(pl.Float64)
     used_fraction = pl.when(pl.col("night_only")).then(NIGHT_HOURS / 24.0).otherwise(1.0)
@@ -695,13 +927,34 @@ def _meter_table(days: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _profile_table(bins: pl.DataFrame) -> pl.DataFrame:
-    """Mean power per local hour bin, recent and history, for each meter [kW]."""
-    return (
-        bins.filter(
-            pl.col("use") & (pl.col("hours_valid") > 0) & (pl.col("interval_minutes") <= 360)
+    """Mean power per local hour bin, recent (``kw_recent``) and history (``kw_hist``) [kW]."""
+    recent = pl.col("recent")
+    kept = pl.col("use") & (pl.col("hours_valid") > 0) & (pl.col("interval_minutes") <= 360)
+
+    def part(column: str, when: pl.Expr) -> pl.Expr:
+        return pl.when(kept & when).then(pl.col(column))
+
+    sums = (
+        bins.select(
+            "meter_id",
+            "hour",
+            kwh_recent=part("kwh", recent),
+            hours_recent=part("hours_valid", recent),
+            kwh_hist=part("kwh", ~recent),
+            hours_hist=part("hours_valid", ~recent),
         )
-        .group_by("meter_id", "recent", "hour")
-        .agg(kw=pl.col("kwh").sum() / pl.col("hours_valid").sum())
+        .group_by("meter_id", "hour")
+        .agg(pl.col("kwh_recent", "hours_recent", "kwh_hist", "hours_hist").sum())
+    )
+    return sums.select(
+        "meter_id",
+        "hour",
+        kw_recent=pl.when(pl.col("hours_recent") > 0).then(
+            pl.col("kwh_recent") / pl.col("hours_recent")
+        ),
+        kw_hist=pl.when(pl.col("hours_hist") > 0).then(
+            pl.col("kwh_hist") / pl.col("hours_hist")
+        ),
     )
 
 
@@ -733,9 +986,9 @@ def _with_profile_signals(signals: pl.DataFrame, profiles: pl.DataFrame) -> pl.D
     m = signals.height
     recent_matrix = np.full((m, 24), np.nan)
     hist_matrix = np.full((m, 24), np.nan)
-    for flag, matrix in ((True, recent_matrix), (False, hist_matrix)):
-        part = prof.filter(pl.col("recent") == flag)
-        matrix[part["row"].to_numpy(), part["hour"].to_numpy()] = part["kw"].to_numpy()
+    rows, hours = prof["row"].to_numpy(), prof["hour"].to_numpy()
+    recent_matrix[rows, hours] = prof["kw_recent"].fill_null(np.nan).to_numpy()
+    hist_matrix[rows, hours] = prof["kw_hist"].fill_null(np.nan).to_numpy()
     # Lags -11..12 h; positive = the recent profile happens later than the history one.
     lags = np.arange(-11, 13)
     corrs = np.stack(
@@ -747,7 +1000,13 @@ def _with_profile_signals(signals: pl.DataFrame, profiles: pl.DataFrame) -> pl.D
     has_any = ~np.all(np.isnan(corrs), axis=0)
     best = np.where(has_any, np.nanargmax(np.where(np.isnan(corrs), -np.inf, corrs), axis=0), 0)
     best_corr = np.where(has_any, corrs[best, np.arange(m)], np.nan)
+    # The lowest hour of the history profile: what stays on when nobody is home.
+    hist_bins = np.isfinite(hist_matrix).sum(axis=1)
+    standby = np.full(m, np.nan)
+    full = hist_bins >= MIN_PROFILE_BINS
+    standby[full] = np.nanmin(hist_matrix[full], axis=1)
     return signals.with_columns(
+        standby_kw=pl.Series(standby, dtype=pl.Float64).fill_nan(None),
         profile_corr=pl.Series(corrs[lags.tolist().index(0)], dtype=pl.Float64).fill_nan(None),
         best_lag_h=pl.Series(np.where(has_any, lags[best], 0), dtype=pl.Int32),
         best_lag_corr=pl.Series(best_corr, dtype=pl.Float64).fill_nan(None),
@@ -832,4 +1091,16 @@ def _with_derived(signals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
         stuck_suspect=((pl.col("cv_recent") < 0.05) & (pl.col("daily_cv_recent") < 0.02)).fill_null(
             False
         ),
+    ).with_columns(
+        # Away from home: energy at about the stand-by level, the daily shape gone. Bypass
+        # leaves nothing (well below stand-by); tampering keeps or scrambles the shape.
+        vacant=(
+            (pl.col("drop") >= 0.5)
+            & (pl.col("cv_recent") <= 0.5 * pl.col("cv_base"))
+            & (pl.col("kwh_day_recent") / 24.0).is_between(
+                0.1 * pl.col("standby_kw"), 1.5 * pl.col("standby_kw")
+            )
+            & ~pl.col("is_solar")
+            & ~pl.col("is_lighting")
+        ).fill_null(False),
     )

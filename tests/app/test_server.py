@@ -20,7 +20,9 @@ def base_url(settings: Settings) -> Iterator[str]:
                            "reasons": ["ZERO: Công tơ ghi 0 kWh <script>", "DROP: giảm"],
                            "reason_codes": [["ZERO"], ["DROP"]],
                            "reasons_en": ["ZERO: the meter reads 0 kWh", "DROP: drop"],
-                           "customer_group": ["residential", "residential"]})
+                           "est_unbilled_vnd_month": [660_000.0, 6_000.0],
+                           "customer_group": ["residential", "residential"],
+                           "model": ["unsupervised", "unsupervised"]})
     write_table(scores, "anomaly_scores", warehouse=Warehouse.at(settings.warehouse))
     server = make_server(settings, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
