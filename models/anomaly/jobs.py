@@ -13,7 +13,6 @@ from models.anomaly.evidence import read_bronze_events, read_bronze_registers, w
 from models.anomaly.inspections import read_inspections
 from models.anomaly.scorer import score_meters, score_signals
 from models.anomaly.signals import (
-    HISTORY_DAYS,
     Window,
     day_bins,
     signals_from_bins,
@@ -119,11 +118,13 @@ def score_files(
 
 
 def _window_days(warehouse: Warehouse, settings: Settings) -> list[str]:
-    """The silver days the next scoring reads: history and recent window."""
+    """The silver days the next scoring reads: history, recent window, last year's season."""
     days = warehouse.partitions("readings", "date")
     if not days:
         raise NoDataError("no silver readings to score", fix="run ingestion first")
-    return days[-(HISTORY_DAYS + settings.anomaly_recent_days) :]
+    window = Window.ending(_day_end(days[-1], settings), settings)
+    wanted = {day.isoformat() for day in window.days}
+    return [day for day in days if day in wanted]
 
 
 def _meters(warehouse: Warehouse) -> pl.DataFrame | None:

@@ -30,6 +30,13 @@ REASONS: dict[str, Reason] = {
         en="Consumption fell {pct} % versus own history ({base} → {recent} kWh/day{peer})",
         suspicious=True,
     ),
+    "SEASON_DROP": Reason(
+        vi="Sản lượng thấp hơn {pct} % so với cùng kỳ năm trước sau khi trừ biến động chung "
+        "({last_year} → {recent} kWh/ngày)",
+        en="Consumption {pct} % below the same season last year beyond the peers' change "
+        "({last_year} → {recent} kWh/day)",
+        suspicious=True,
+    ),
     "ZERO": Reason(
         vi="Gần như không ghi nhận điện năng ({share} % số giờ bằng 0, lịch sử {hist} %)",
         en="Almost no energy registered ({share} % of hours at zero, history {hist} %)",

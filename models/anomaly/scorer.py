@@ -34,7 +34,8 @@ from models.anomaly.signals import Window, compute_signals, normalise_readings
 from quality.parse import instant
 
 RULE_CODES = (
-    "DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH", "LOSS_LINK",
+    "DROP", "SEASON_DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH",
+    "LOSS_LINK",
     "TAMPER", "REGISTER_GAP", "REVERSE", "OVER_CAPACITY", "PEER",
 )
 SCORED_CODES = (*RULE_CODES, "ISOLATION")
@@ -46,6 +47,7 @@ DEFAULT_RULE_WEIGHTS: dict[str, float] = {
     "SHAPE": 0.85,
     "VARIANCE": 0.6,
     "ROUGH": 0.75,
+    "SEASON_DROP": 0.6,
     "LOSS_LINK": 0.6,
     "TAMPER": 0.7,
     "REGISTER_GAP": 0.5,
@@ -62,7 +64,7 @@ REASON_MIN_SCORE = 0.1
 # Unbilled energy is estimated only when an energy-losing rule scores at least this [0-1].
 ESTIMATE_MIN_SCORE = 0.25
 # Rules whose pattern loses energy (SHAPE only moves it in time).
-ENERGY_RULES = ("DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "VARIANCE", "ROUGH")
+ENERGY_RULES = ("DROP", "SEASON_DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "VARIANCE", "ROUGH")
 # Estimated unbilled energy is reported per 30 days [d].
 MONTH_DAYS = 30.0
 
@@ -128,6 +130,10 @@ def rule_scores(recent_days: int = 14) -> dict[str, pl.Expr]:
         # Intervals jumping within the hour (a per-interval tampering factor); hourly data
         # has no within-hour swing and never fires.
         "ROUGH": pl.when(lighting).then(0.0).otherwise(_ramp(pl.col("rough_rel"), 1.4, 2.2)),
+        # Below the same season last year, beyond what the peers changed since.
+        "SEASON_DROP": _ramp(1.0 - pl.col("yoy_rel"), 0.25, 0.6)
+        * lasting
+        * pl.when(lighting).then(0.5).otherwise(1.0),
         # The meter went down while its transformer's loss went up.
         "LOSS_LINK": _ramp(-pl.col("loss_corr"), 0.3, 0.7) * _ramp(pl.col("drop"), 0.1, 0.3),
         # Cover-open / magnetic-field alarms, more often than the meter used to raise them.
@@ -175,6 +181,7 @@ def _features(signals: pl.DataFrame) -> np.ndarray:
         pl.col("peak_share_hist") - pl.col("peak_share_recent"),
         pl.col("peer_level").clip(1e-3, None).log().clip(-5.0, 5.0),
         (1.0 - pl.col("trafo_rel_ratio")).clip(-1.0, 1.0),
+        (1.0 - pl.col("yoy_rel")).clip(-1.0, 1.0),
         (pl.col("norm_cv_recent") / pl.col("norm_cv_hist")).clip(1e-2, None).log().clip(-3, 3),
         pl.col("rough_rel").clip(1e-2, None).log().clip(-3, 3),
         pl.col("drop_latest").clip(-1.0, 1.0),
@@ -319,6 +326,7 @@ def _supervised_features(frame: pl.DataFrame) -> np.ndarray:
         (pl.col("norm_cv_recent") / pl.col("norm_cv_hist")).clip(0.0, 10.0),
         pl.col("rough_rel").clip(0.0, 10.0),
         pl.col("peer_level").clip(0.0, 10.0),
+        pl.col("yoy_rel").clip(0.0, 10.0),
         (1.0 - pl.col("trafo_rel_ratio")).clip(-2.0, 1.0),
         pl.col("nonmeasured_share_recent"),
         pl.col("is_solar").cast(pl.Float64),
@@ -670,6 +678,11 @@ def _evidence(lang: str, timezone: str, recent_days: int) -> dict[str, dict[str,
         "REVERSE": {
             "night": num(pl.col("night_export_kwh_day")),
             "events": num(pl.col("reverse_events_recent").fill_null(0).cast(pl.Float64), 0),
+        },
+        "SEASON_DROP": {
+            "pct": pct(1.0 - pl.col("yoy_rel")),
+            "last_year": num(pl.col("kwh_day_last_year")),
+            "recent": num(pl.col("kwh_day_recent")),
         },
         "LOSS_LINK": {
             "transformer": pl.col("transformer_id").fill_null("-"),

@@ -70,6 +70,10 @@ NON_CUSTOMER_ROLES = ("transformer_total", "feeder_head", "boundary")
 # The last days of the recent window, where a lasting pattern must still show [d]: a
 # household away for a week or two comes back, a tampered meter stays tampered.
 LATEST_DAYS = 4
+# The same season last year: the recent window 52 weeks earlier, so weekdays line up.
+LAST_YEAR = timedelta(weeks=52)
+# Complete days last year before that comparison is made [d].
+MIN_LAST_YEAR_DAYS = 7
 # Days with both a meter's energy and its transformer's loss before they are correlated.
 MIN_LOSS_DAYS = 14
 # Profile correlation needs at least this many hour bins present in both windows.
@@ -131,6 +135,10 @@ SIGNAL_COLUMNS: dict[str, str] = {
     "vacant": "recent profile flat at about the stand-by level: nobody home, not theft",
     "drop_latest": "1 - latest days' energy / peer-adjusted baseline (the drop still on) [-]",
     "rough_rel": "rough_recent / rough_hist over the peer group's median of that change [-]",
+    "kwh_day_last_year": "median day import over the recent window's days 52 weeks earlier "
+    "[kWh/d]",
+    "days_last_year": "complete days behind it [d]",
+    "yoy_rel": "recent day energy / last year's, over the peer group's median of that [-]",
     "loss_corr": "correlation of day energy with the transformer's day loss, window [-]",
     "kw_max_recent": "highest interval power, recent [kW]",
     "contracted_kw": "contracted capacity from the meters table (null without topology) [kW]",
@@ -155,9 +163,39 @@ class Window:
 
     @property
     def days(self) -> list[date]:
-        """Every local day of the window, oldest first."""
-        return [self.first_day + timedelta(days=d)
-                for d in range((self.end_day - self.first_day).days + 1)]
+        """Every local day of the window, oldest first (the same season last year too)."""
+        spans = ((self.last_year_first, self.last_year_end), (self.first_day, self.end_day))
+        return [first + timedelta(days=d) for first, last in spans
+                for d in range((last - first).days + 1)]
+
+    @property
+    def last_year_first(self) -> date:
+        """First day of the recent window 52 weeks earlier (same weekdays)."""
+        return self.recent_first - LAST_YEAR
+
+    @property
+    def last_year_end(self) -> date:
+        """Last day of the recent window 52 weeks earlier."""
+        return self.end_day - LAST_YEAR
+
+    def covers(self, day: pl.Expr) -> pl.Expr:
+        """True for the local days the signals read: the window and last year's recent days."""
+        return day.is_between(self.first_day, self.end_day) | day.is_between(
+            self.last_year_first, self.last_year_end
+        )
+
+    def instants(self, settings: Settings) -> pl.Expr:
+        """True for the interval ends of those days (UTC, labelled by the interval end)."""
+
+        def edge(day: date) -> datetime:
+            return datetime.combine(day, datetime.min.time(), settings.tz).astimezone(UTC)
+
+        end = pl.col("interval_end")
+        this = (end > edge(self.first_day)) & (end <= self.as_of)
+        last = (end > edge(self.last_year_first)) & (
+            end <= edge(self.last_year_end + timedelta(days=1))
+        )
+        return this | last
 
 
 def compute_signals(
@@ -191,17 +229,14 @@ def compute_signals(
     """
     lf = normalise_readings(readings)
     window = Window.ending(_resolve_as_of(lf, as_of), settings)
-    span = timedelta(days=HISTORY_DAYS + settings.anomaly_recent_days + 2)
-    lf = lf.filter(
-        (pl.col("interval_end") <= window.as_of) & (pl.col("interval_end") > window.as_of - span)
-    )
+    lf = lf.filter(window.instants(settings))
     topo = _current_topology(meters, window.as_of) if meters is not None else None
     if transformer_losses is None and topo is not None:
         transformer_losses = transformer_day_losses(lf, topo, settings, window)
     lf = _with_interval_minutes(_customers_only(lf, topo), settings)
     parts = []
     for part in _chunks(lf, topo):
-        bins = hour_bins(part, settings, window.first_day, window.end_day, unique=False)
+        bins = hour_bins(part, settings, window.covers(pl.col("day")), unique=False)
         bins = drop_common_outages(bins, topo)
         parts.append(_bin_signals(bins, topo, window, transformer_losses))
     return _finish(parts, window, settings)
@@ -236,7 +271,7 @@ def signals_from_bins(
             bins.filter(pl.col("meter_id").is_between(pl.lit(lo), pl.lit(hi)))
             .collect(engine="streaming")
             .join(chunk, on="meter_id", how="semi")
-            .filter(pl.col("day").is_between(window.first_day, window.end_day))
+            .filter(window.covers(pl.col("day")))
         )
         parts.append(_bin_signals(part, topo, window, transformer_losses))
     return _finish(parts, window, settings)
@@ -253,7 +288,7 @@ def day_bins(
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), settings.tz)
     topo = _topology_on(meters, end.astimezone(UTC))
     lf = _with_interval_minutes(normalise_readings(readings), settings)
-    return drop_common_outages(hour_bins(lf, settings, day, day, unique=True), topo)
+    return drop_common_outages(hour_bins(lf, settings, pl.col("day") == day, unique=True), topo)
 
 
 def _topology_on(meters: pl.DataFrame | None, instant: datetime) -> pl.DataFrame | None:
@@ -327,6 +362,8 @@ def _bin_signals(
     losses: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per-meter signals of one chunk of meters' bins (everything but the peer comparisons)."""
+    last_year = _last_year(bins.filter(pl.col("day") < window.first_day))
+    bins = bins.filter(pl.col("day") >= window.first_day)
     if bins.height == 0:
         return pl.DataFrame()
     bins = bins.with_columns(
@@ -339,7 +376,22 @@ def _bin_signals(
     meter_rows = _meter_table(days.lazy()).collect()
     signals = meter_info.join(meter_rows, on="meter_id", how="inner").sort("meter_id")
     signals = signals.join(_loss_link(days, meter_info, losses), on="meter_id", how="left")
+    signals = signals.join(last_year, on="meter_id", how="left")
     return _with_profile_signals(signals, _profile_table(bins))
+
+
+def _last_year(bins: pl.DataFrame) -> pl.DataFrame:
+    """Median import of the complete days of the same season last year, per meter."""
+    per_day = 1440.0 / pl.col("interval_minutes").cast(pl.Float64)
+    days = (
+        bins.group_by("meter_id", "day")
+        .agg(pl.col("kwh").sum(), pl.col("n_valid").sum(), pl.col("interval_minutes").min())
+        .filter(pl.col("n_valid") >= MIN_DAY_COVERAGE * per_day)
+    )
+    return days.group_by("meter_id").agg(
+        kwh_day_last_year=pl.col("kwh").median(),
+        days_last_year=pl.len().cast(pl.Int32),
+    )
 
 
 def _loss_link(
@@ -579,9 +631,11 @@ def _current_topology(
 
 
 def hour_bins(
-    lf: pl.LazyFrame, settings: Settings, first_day: date, end_day: date, *, unique: bool
+    lf: pl.LazyFrame, settings: Settings, days: pl.Expr, *, unique: bool
 ) -> pl.DataFrame:
     """Energy, counts and evening-peak parts per meter, local day and local start hour.
+
+    ``days`` selects the local days (a predicate on the ``day`` column).
 
     ``unique`` says the readings hold one row per meter and instant (silver does); other
     inputs are de-duplicated first. Masked columns are formed before the grouping so that
@@ -603,7 +657,7 @@ def hour_bins(
     bins = (
         readings.with_columns(start=start)
         .with_columns(day=pl.col("start").dt.date())
-        .filter(pl.col("day").is_between(first_day, end_day))
+        .filter(days)
         .select(
             "meter_id",
             "day",
@@ -1066,6 +1120,18 @@ def _with_derived(signals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     )
     spread = pl.max_horizontal(1.4826 * pl.col("mad_norm_hist"), pl.lit(0.02))
     expected_intervals = pl.col("expected_per_day") * settings.anomaly_recent_days
+    # Against the same season last year (solar customers: their import changed with the PV).
+    yoy = pl.when(
+        (pl.col("days_last_year") >= MIN_LAST_YEAR_DAYS)
+        & (pl.col("kwh_day_last_year") > 0.05)
+        & ~pl.col("is_solar")
+    ).then(pl.col("kwh_day_recent") / pl.col("kwh_day_last_year"))
+    frame = frame.with_columns(yoy_ratio=yoy)
+    yoy_n = pl.col("yoy_ratio").count().over("peer_group")
+    frame = frame.with_columns(
+        yoy_rel=pl.col("yoy_ratio")
+        / pl.when(yoy_n >= MIN_PEERS).then(pl.col("yoy_ratio").median().over("peer_group"))
+    )
     # A change the whole peer group shares (season, a holiday) is not the meter's own.
     rough_n = pl.col("rough_change").count().over("peer_group")
     frame = frame.with_columns(

@@ -10,11 +10,13 @@ import pytest
 
 from ami.settings import Settings
 from ami.tariffs import unbilled_vnd
+from models.anomaly import compute_signals, score_meters
 from models.anomaly.evaluate import (
     ATTACKS,
     Evaluation,
     EvaluationSpec,
     _inject,
+    build_synthetic,
     evaluate_anomalies,
     metrics_of,
 )
@@ -131,3 +133,18 @@ def test_attacks_follow_jokar(kind: str) -> None:
         assert np.allclose(after, np.round(truth[:, ::-1], 3))
     else:
         assert (after == 0).all()
+
+
+def test_same_season_last_year_is_a_baseline() -> None:
+    spec = EvaluationSpec(meters=150, days=400, seed=5, fault_share=0.0, lookalike_share=0.0)
+    data = build_synthetic(spec)
+    signals = compute_signals(data.readings.lazy(), None, settings=SETTINGS)
+    frame = signals.join(data.truth, on="meter_id")
+    clean = frame.filter(pl.col("category") == "clean")
+    assert clean["days_last_year"].median() >= 13  # type: ignore[operator]
+    assert 0.8 < clean["yoy_rel"].median() < 1.2  # type: ignore[operator]
+    bypass = frame.filter(pl.col("kind") == "bypass")
+    assert (bypass["yoy_rel"] < 0.2).all()
+    scored = score_meters(data.readings.lazy(), None, None, settings=SETTINGS)
+    codes = scored.join(data.truth, on="meter_id").filter(pl.col("kind") == "bypass")
+    assert codes["reason_codes"].list.contains("SEASON_DROP").all()
