@@ -163,8 +163,8 @@ def build_hour_day(day: str, *, settings: Settings) -> int:
     meters = _meters(warehouse)
     readings = warehouse.scan("readings", date=day).drop("date")
     bins = day_bins(readings, meters, settings=settings, day=date.fromisoformat(day))
+    # day_bins sorts by meter already
     write_partition(bins.drop("day"), "anomaly_hours", {"date": day}, warehouse=warehouse,
-                    sort_by=("meter_id", "hour"),
                     sources=_hour_sources(warehouse, day, meters, settings))
     return bins.height
 
