@@ -25,14 +25,13 @@ by zero. Output columns with units: ``EVENT_SIGNAL_COLUMNS``, ``REGISTER_SIGNAL_
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from ami.errors import InputError
 from ami.settings import Settings
-from models.anomaly.signals import Window
+from models.anomaly.signals import Window, local_midnight
 from quality.parse import instant, number
 from quality.sources import current_files
 from warehouse import Warehouse
@@ -265,8 +264,8 @@ def register_signals(
 
     """
     tz = _zone(settings)
-    start = _midnight(window.first_day, tz)
-    stop = _midnight(window.end_day + timedelta(days=1), tz)
+    start = local_midnight(window.first_day, tz)
+    stop = local_midnight(window.end_day + timedelta(days=1), tz)
     energy = _typed_day_energy(day_energy.lazy()).filter(
         pl.col("day").is_between(window.first_day, window.end_day)
     )
@@ -463,8 +462,8 @@ def read_bronze_events(
     frame = _bronze_rows(warehouse, EVENTS_KIND, first_day, end_day, columns)
     if frame is None:
         return None
-    start = _midnight(first_day, tz)
-    stop = _midnight(end_day + timedelta(days=1), tz)
+    start = local_midnight(first_day, tz)
+    stop = local_midnight(end_day + timedelta(days=1), tz)
     return frame.filter(
         (pl.col("event_at") >= start) & (pl.col("event_at") < stop)
     ).drop_nulls(["meter_id", "event_at", "event_code"])
@@ -507,8 +506,8 @@ def read_bronze_registers(
     )
     if frame is None:
         return None
-    start = _midnight(first_day, tz)
-    stop = _midnight(end_day + timedelta(days=1), tz)
+    start = local_midnight(first_day, tz)
+    stop = local_midnight(end_day + timedelta(days=1), tz)
     return frame.filter(pl.col("read_at").is_between(start, stop)).drop_nulls(
         ["meter_id", "read_at"]
     )
@@ -571,11 +570,6 @@ def _bronze_rows(
 def _zone(settings: Settings | None) -> str:
     """The local time zone name: the settings' or the project default."""
     return settings.timezone if settings is not None else _DEFAULT_TIMEZONE
-
-
-def _midnight(day: date, tz: str) -> datetime:
-    """The UTC instant of local ``day`` 00:00."""
-    return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(UTC)
 
 
 def _midnight_expr(day: pl.Expr, tz: str) -> pl.Expr:

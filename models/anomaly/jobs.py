@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +15,7 @@ from models.anomaly.scorer import score_meters, score_signals
 from models.anomaly.signals import (
     Window,
     day_bins,
+    local_midnight,
     signals_from_bins,
     topology_digest,
 )
@@ -128,6 +129,7 @@ def _window_days(warehouse: Warehouse, settings: Settings) -> list[str]:
 
 
 def _meters(warehouse: Warehouse) -> pl.DataFrame | None:
+    """The silver meters table, or None before one was loaded."""
     return warehouse.read("meters") if partition_meta(warehouse, "meters") else None
 
 
@@ -140,9 +142,8 @@ def _hour_sources(warehouse: Warehouse, day: str, meters: pl.DataFrame | None,
 
 
 def _day_end(day: str, settings: Settings) -> datetime:
-    """The UTC instant that ends local ``day``."""
-    end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(0), settings.tz)
-    return end.astimezone(UTC)
+    """The UTC instant that ends local ``day`` (YYYY-MM-DD)."""
+    return local_midnight(date.fromisoformat(day) + timedelta(days=1), settings.timezone)
 
 
 def pending_hour_days(*, settings: Settings) -> list[str]:

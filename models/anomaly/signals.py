@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -145,6 +146,11 @@ SIGNAL_COLUMNS: dict[str, str] = {
 }
 
 
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The UTC instant of local ``day`` 00:00 (the end of the day before)."""
+    return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Window:
     """The analysed local days: history ``first_day``.., recent ``recent_first``..``end_day``."""
@@ -188,7 +194,7 @@ class Window:
         """True for the interval ends of those days (UTC, labelled by the interval end)."""
 
         def edge(day: date) -> datetime:
-            return datetime.combine(day, datetime.min.time(), settings.tz).astimezone(UTC)
+            return local_midnight(day, settings.timezone)
 
         end = pl.col("interval_end")
         this = (end > edge(self.first_day)) & (end <= self.as_of)
@@ -286,8 +292,7 @@ def day_bins(
     later does not change the bins of past days; grid meters are dropped when scored. The
     bins come sorted by meter (stored so, a range of meters reads few row groups).
     """
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), settings.tz)
-    topo = _topology_on(meters, end.astimezone(UTC))
+    topo = _topology_on(meters, local_midnight(day + timedelta(days=1), settings.timezone))
     lf = _with_interval_minutes(normalise_readings(readings), settings)
     # Silver is written sorted by meter: then the grouping keeps that order for free.
     in_order = bool(
