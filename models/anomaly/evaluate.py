@@ -14,9 +14,10 @@ customers, one attack from an onset date to the end of the series:
 Negatives include what fools simple detectors in real data: meter faults (stuck register,
 lost intervals, clock offset, spikes, days without communication), households away for a
 week or two (standby load only), legitimate lasting changes of level (a tenant leaves),
-single-meter supply outages, and rooftop-solar customers. Every customer also varies from
-day to day with a persistent factor of its own, on top of the generator's weather and day
-types, so no two households look alike.
+single-meter supply outages, and rooftop-solar customers. Every customer also has a
+daily rhythm of its own (a wave of random phase and depth on its group's shape), appliance
+bursts, interval noise and a persistent day-to-day factor, on top of the generator's
+weather and day types, so no two households look alike.
 
 Metrics (scikit-learn): ROC AUC, average precision and precision at k (k = number of
 thieves), overall and per attack type (that type's thieves against all negatives), once
@@ -89,9 +90,19 @@ def build_synthetic(spec: EvaluationSpec) -> Synthetic:
     rng = np.random.default_rng([spec.seed, 77])
     load = np.empty((n, spec.days, per_day))
     export = np.empty((n, spec.days, per_day))
+    # No two households share a daily rhythm: each gets a shape of its own (a daily wave of
+    # random phase and depth) on top of its group's, appliance bursts and extra noise.
+    hour = (np.arange(per_day) + 0.5) * 24 / per_day
+    phase, depth = rng.uniform(0.0, 24.0, n), rng.uniform(0.0, 0.8, n)
+    own = 1.0 + depth[:, None] * np.sin(2 * np.pi * (hour[None, :] - phase[:, None]) / 24)
+    own = np.where((p.group == 4)[:, None], 1.0, own)  # street lights follow the dusk
     for d in range(spec.days):
         res = simulate_day(p, province_spec, d, {})
-        load[:, d], export[:, d] = res.true_import, res.true_export
+        day_rng = np.random.default_rng([spec.seed, 78, d])
+        bursts = 1.0 + (day_rng.random((n, per_day)) < 0.05) * day_rng.uniform(1, 6, (n, per_day))
+        noise = day_rng.lognormal(0.0, 0.35, (n, per_day))
+        human = np.where((p.group == 4)[:, None], 1.0, own * bursts * noise)
+        load[:, d], export[:, d] = res.true_import * human, res.true_export
     # Households differ from day to day in ways of their own: a persistent AR(1) factor.
     factor = np.ones((n, spec.days))
     shock = rng.normal(0.0, 0.12, (n, spec.days))

@@ -1181,6 +1181,8 @@ def _with_derived(signals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
             & (pl.col("kwh_day_recent") / 24.0).is_between(
                 0.1 * pl.col("standby_kw"), 1.5 * pl.col("standby_kw")
             )
+            # stand-by is steady; intervals jumping at random are tampering
+            & (pl.col("rough_rel").fill_null(1.0) < 1.3)
             & ~pl.col("is_solar")
             & ~pl.col("is_lighting")
         ).fill_null(False),
