@@ -51,6 +51,18 @@ def optional(frame: pl.LazyFrame | pl.DataFrame, column: str) -> pl.Expr:
     return pl.col(column) if column in names else pl.lit(None, dtype=pl.String).alias(column)
 
 
+def scan_table(path: Path) -> pl.LazyFrame:
+    """``read_table`` lazily: large files are read in a stream, never whole in memory.
+
+    Plain CSV and Parquet are scanned; a gzip-compressed CSV is read (Polars cannot scan it).
+    """
+    if path.exists() and path.suffix.lower() == ".parquet":
+        return pl.scan_parquet(path)
+    if path.exists() and path.suffix.lower() == ".csv":
+        return pl.scan_csv(path, infer_schema=False)
+    return read_table(path).lazy()
+
+
 def read_table(path: Path) -> pl.DataFrame:
     """A CSV (all columns as text) or Parquet file given on the command line."""
     if not path.exists():

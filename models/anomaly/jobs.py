@@ -20,19 +20,25 @@ from models.anomaly.signals import (
     topology_digest,
 )
 from quality.meters import parse_meters
-from quality.parse import instant, number, read_table
+from quality.parse import instant, number, read_table, scan_table
 from warehouse import Warehouse, partition_meta, write_partition, write_table
+
+#: Timestamps without a zone that readings files may use (read as local time).
+NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M",
+                 "%Y-%m-%dT%H:%M")
 
 
 def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
-    """Canonical readings from a CSV or Parquet file, typed; bad rows named in the error.
+    """Canonical readings from a CSV or Parquet file, typed lazily; bad rows named.
 
     ``interval_end`` is an ISO 8601 instant; one written without a zone (as many public
-    data sets are) is read as local time (``settings.timezone``).
+    data sets are) is read as local time (``settings.timezone``). The file is scanned, not
+    loaded: a data set of a hundred million rows streams through the scoring.
     """
-    frame = read_table(path)
+    lf = scan_table(path)
+    schema = lf.collect_schema()
     for column in ("meter_id", "interval_end", "kwh_import"):
-        if column not in frame.columns:
+        if column not in schema:
             raise InputError(
                 f"missing column {column!r}",
                 file=str(path),
@@ -41,16 +47,24 @@ def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
                 fix="give canonical readings: meter_id, interval_end, kwh_import "
                 "(+ interval_minutes, kwh_export)",
             )
-    if frame.schema["interval_end"] == pl.String:
+    end_type = schema["interval_end"]
+    if end_type == pl.String:
+        text = pl.col("interval_end").str.strip_chars()
         naive = (
-            pl.col("interval_end").str.strip_chars()
-            .str.to_datetime(time_unit="us", strict=False)
+            pl.coalesce([
+                text.str.to_datetime(form, time_unit="us", strict=False)
+                for form in NAIVE_FORMATS
+            ])
             .dt.replace_time_zone(settings.timezone, ambiguous="earliest", non_existent="null")
             .dt.convert_time_zone("UTC")
         )
-        typed = frame.with_columns(pl.coalesce(instant("interval_end"), naive))
-        bad = typed.with_row_index("_i").filter(
-            pl.col("interval_end").is_null() & frame["interval_end"].is_not_null()
+        parsed = pl.coalesce(instant("interval_end"), naive)
+        bad = (
+            lf.with_row_index("_i")
+            .filter(parsed.is_null() & pl.col("interval_end").is_not_null())
+            .select("_i")
+            .head(1)
+            .collect(engine="streaming")
         )
         if bad.height:
             raise InputError(
@@ -60,35 +74,17 @@ def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
                 column="interval_end",
                 fix="write e.g. 2026-10-01T17:30:00Z (or 2026-10-02 00:30:00 in local time)",
             )
-        frame = typed
-    text = {
-        c
-        for c in ("kwh_import", "kwh_export", "interval_minutes")
-        if c in frame.columns and frame.schema[c] == pl.String
-    }
-    frame = frame.with_columns(number(c) for c in text)
-    if "interval_minutes" not in frame.columns:
-        # Regular series: the interval is the most common step between a meter's readings.
-        step = (
-            frame.sort("meter_id", "interval_end")
-            .select(
-                pl.col("interval_end").diff().over("meter_id").dt.total_minutes().mode().first()
-            )
-            .item()
-        )
-        frame = frame.with_columns(pl.lit(step or 30).alias("interval_minutes"))
-    if "kwh_export" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, pl.Float64).alias("kwh_export"))
-    if "quality" not in frame.columns:
-        frame = frame.with_columns(pl.lit("measured").alias("quality"))
-    end_type = frame.schema["interval_end"]
-    if isinstance(end_type, pl.Datetime) and end_type.time_zone is None:
-        frame = frame.with_columns(
+        lf = lf.with_columns(parsed.alias("interval_end"))
+    elif isinstance(end_type, pl.Datetime) and end_type.time_zone is None:
+        lf = lf.with_columns(
             pl.col("interval_end").dt.replace_time_zone(settings.timezone, ambiguous="earliest")
         )
-    return frame.lazy().with_columns(
-        pl.col("interval_minutes").cast(pl.Int32),
-        pl.col("interval_end").dt.convert_time_zone("UTC").dt.cast_time_unit("us"),
+    # Numbers that do not parse are missing values; a missing interval_minutes is inferred
+    # per meter from its readings' steps (signals.py).
+    text = [c for c in ("kwh_import", "kwh_export", "interval_minutes")
+            if c in schema and schema[c] == pl.String]
+    return lf.with_columns(number(c) for c in text).with_columns(
+        pl.col("interval_end").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     )
 
 
