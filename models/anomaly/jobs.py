@@ -81,9 +81,9 @@ def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
         )
     # Numbers that do not parse are missing values; a missing interval_minutes is inferred
     # per meter from its readings' steps (signals.py).
-    text = [c for c in ("kwh_import", "kwh_export", "interval_minutes")
-            if c in schema and schema[c] == pl.String]
-    return lf.with_columns(number(c) for c in text).with_columns(
+    numeric = [c for c in ("kwh_import", "kwh_export", "interval_minutes")
+               if c in schema and schema[c] == pl.String]
+    return lf.with_columns(number(c) for c in numeric).with_columns(
         pl.col("interval_end").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     )
 
