@@ -38,7 +38,6 @@ Errors name the file, the row (1 = first line below the header), the column and 
 
 from __future__ import annotations
 
-import csv
 import operator
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -52,6 +51,7 @@ import polars as pl
 from ami.errors import ConfigError, InputError, NoDataError
 from ami.reference import CUSTOMER_GROUP_NAMES
 from ami.settings import PACKAGED_TARIFFS
+from quality.parse import unreadable_csv
 
 if TYPE_CHECKING:
     from ami.settings import Settings
@@ -112,7 +112,10 @@ def read_tariffs(path: Path = PACKAGED_TARIFFS) -> pl.DataFrame:
     try:
         raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable_csv(
+            path, exc, what="the tariff table",
+            fields_fix="write numbers without thousands separators and quote text that "
+            "contains a comma (e.g. the note)") from None
     return parse_tariffs(raw, file=str(path))
 
 
@@ -278,26 +281,6 @@ def price_blocks(
                 part.select("block_from_kwh", "block_to_kwh", "vnd_per_kwh").iter_rows()
             ]
     return blocks
-
-
-def _unreadable(path: Path, exc: Exception) -> InputError:
-    """Locate why a tariff CSV cannot be read: a line with too many fields, or bad bytes."""
-    fix = "save it as a comma-separated CSV file in UTF-8"
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = csv.reader(handle)
-            width = len(next(rows, []))
-            # Error path only: the first line that does not fit the header.
-            for number, fields in enumerate(rows, start=1):
-                if len(fields) > width:
-                    return InputError(
-                        f"{len(fields)} fields where the header has {width}", file=str(path),
-                        row=number, fix="write numbers without thousands separators and "
-                        "quote text that contains a comma (e.g. the note)")
-    except UnicodeDecodeError:
-        return InputError("the tariff table is not UTF-8 text", file=str(path), fix=fix)
-    return InputError(f"cannot read the tariff table: {str(exc).splitlines()[0]}",
-                      file=str(path), fix=fix)
 
 
 def _text(column: str) -> pl.Expr:

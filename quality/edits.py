@@ -27,7 +27,6 @@ made the edit can see it did not apply.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,7 @@ import polars as pl
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
 from quality.days import day_bounds
-from quality.parse import instant, number
+from quality.parse import instant, number, unreadable_csv
 from warehouse import Warehouse, write_table
 from warehouse.locks import exclusive
 from warehouse.schemas import schema_of
@@ -103,7 +102,7 @@ def read_edits_csv(path: Path) -> pl.DataFrame:
                          fix=f"give a header line ({','.join(INPUT_COLUMNS)}) and one "
                              "line per correction") from None
     except pl.exceptions.ComputeError as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable_csv(path, exc) from None
     unknown = [c for c in raw.columns if c not in INPUT_COLUMNS]
     if unknown:
         raise InputError(f"unknown column {unknown[0]!r}", file=name, column=unknown[0],
@@ -114,27 +113,6 @@ def read_edits_csv(path: Path) -> pl.DataFrame:
     raw = raw.with_columns(pl.lit(name).alias("_file"),
                            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
     return typed_edits(raw)
-
-
-def _unreadable(path: Path, exc: pl.exceptions.ComputeError) -> InputError:
-    """Locate why polars could not read a CSV: a line with too many fields, or bad bytes."""
-    text = str(exc).splitlines()[0]
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            rows = csv.reader(handle)
-            width = len(next(rows))
-            # Error path only: find the first line that does not fit the header.
-            for number_, fields in enumerate(rows, start=1):
-                if len(fields) > width:
-                    return InputError(
-                        f"{len(fields)} fields where the header has {width}", file=str(path),
-                        row=number_, fix="quote values that contain a comma, or remove the "
-                                         "extra fields")
-    except UnicodeDecodeError:
-        return InputError("the file is not UTF-8 text", file=str(path),
-                          fix="save the file as CSV UTF-8")
-    return InputError(f"cannot read the file: {text}", file=str(path),
-                      fix="save it as a comma-separated CSV file in UTF-8")
 
 
 def typed_edits(frame: pl.DataFrame) -> pl.DataFrame:

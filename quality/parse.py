@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from ami.errors import ConfigError
+from ami.errors import ConfigError, InputError
 
 #: Accepts ``2026-10-01T17:30:00Z`` and explicit offsets such as ``+07:00``.
 INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S%#z"
@@ -72,3 +73,23 @@ def read_table(path: Path) -> pl.DataFrame:
     if path.suffix.lower() in (".csv", ".gz"):
         return pl.read_csv(path, infer_schema=False)
     raise ConfigError(f"cannot read {path.name}", fix="give a .csv or .parquet file")
+
+
+def unreadable_csv(path: Path, exc: Exception, *, what: str = "the file",
+                   fields_fix: str = "quote values that contain a comma, or remove the "
+                                     "extra fields") -> InputError:
+    """Locate why a CSV could not be read: a line with too many fields, or bad bytes."""
+    fix = "save it as a comma-separated CSV file in UTF-8"
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = csv.reader(handle)
+            width = len(next(rows, []))
+            # Error path only: the first line that does not fit the header.
+            for number, fields in enumerate(rows, start=1):
+                if len(fields) > width:
+                    return InputError(f"{len(fields)} fields where the header has {width}",
+                                      file=str(path), row=number, fix=fields_fix)
+    except UnicodeDecodeError:
+        return InputError(f"{what} is not UTF-8 text", file=str(path), fix=fix)
+    return InputError(f"cannot read {what}: {str(exc).splitlines()[0]}", file=str(path),
+                      fix=fix)
