@@ -147,10 +147,12 @@ def ingest(
         result = run_chain_direct(landing, settings=settings, progress=progress, cmis_url=cmis,
                                   api_url=api)
     table = Table(title="Đối soát lần nạp (load reconciliation)")
-    for column in ("file", "status", "rows seen", "rows loaded", "reason"):
+    for column in ("file", "status", "rows seen", "rows loaded", "no usable instant",
+                   "reason"):
         table.add_column(column)
     for f in result.files:
-        table.add_row(f.name, f.status, str(f.rows_seen), str(f.rows_loaded), f.reason or "")
+        table.add_row(f.name, f.status, str(f.rows_seen), str(f.rows_loaded),
+                      str(f.unusable_rows), f.reason or "")
     console.print(table)
     console.print(f"load {result.load_id}: {result.rows_seen:,} rows seen = "
                   f"{result.rows_loaded:,} loaded into bronze; "
@@ -168,9 +170,40 @@ def ingest(
         console.print(
             f"{totals['waiting_rows']:,} rows wait in bronze for {totals['waiting_days']} "
             "day(s) whose own delivery has not arrived (rows spilling over midnight)")
+    _print_reconciliation([f.name for f in result.files if f.status == "loaded"],
+                          settings=settings)
     docs = data_docs_index(settings=settings)
     if docs is not None:
         console.print(f"Data Docs (Great Expectations): {docs}")
+    if result.quarantined:
+        first = result.quarantined[0]
+        more = f" (and {len(result.quarantined) - 1} more file(s))" \
+            if len(result.quarantined) > 1 else ""
+        raise AmiError(f"not loaded{more}: {first.reason}")
+
+
+def _print_reconciliation(names: list[str], *, settings: Settings) -> None:
+    """Where each readings file of this run went: silver, quarantine, or waiting."""
+    from quality.reconcile import reconcile_readings
+
+    files = reconcile_readings(names, settings=settings)
+    if not files:
+        return
+    table = Table(title="Đối soát từng tệp (rows → silver + duplicates + quarantine + waiting)")
+    for column in ("file", "rows", "in silver", "duplicates dropped", "quarantined (rule)",
+                   "waiting (days)", "check"):
+        table.add_column(column, justify="left" if column in ("file", "quarantined (rule)",
+                                                              "waiting (days)") else "right")
+    for f in files:
+        rules = ", ".join(f"{rule} {n:,}" for rule, n in f.rules.items())
+        waits = [f"{f.waiting:,} ({', '.join(f.waiting_days)})"] if f.waiting else []
+        if f.not_built:
+            waits.append(f"{f.not_built:,} not built yet ({', '.join(f.not_built_days)})")
+        table.add_row(f.name, f"{f.rows:,}", f"{f.in_silver:,}", f"{f.duplicates_dropped:,}",
+                      f"{f.quarantined:,}" + (f" ({rules})" if rules else ""),
+                      "; ".join(waits) or "0",
+                      "ok" if f.unaccounted == 0 else f"{f.unaccounted:+,} unaccounted")
+    console.print(table)
 
 
 @app.command()
@@ -239,10 +272,13 @@ def anomalies_score(
     from models.anomaly.jobs import score_files
     from reports.files import write_frame
 
+    notes: list[str] = []  # optional enrichments left out (e.g. no tariff: VND empty)
     frame = score_files(readings, meters, labels, settings=get_settings(), events=events,
-                        registers=registers)
+                        registers=registers, notes=notes)
     write_frame(frame, out)
     console.print(f"{frame.height} meters scored → {out}")
+    for note in notes:
+        console.print(f"Lưu ý / note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 @anomalies_app.command("evaluate")
@@ -408,9 +444,9 @@ def vee_edit(
     file: Annotated[Path | None, typer.Option(help="Many edits: a CSV (see README).")] = None,
 ) -> None:
     """Correct interval readings by hand; the audit keeps who, when, why and the original."""
+    from ami.instants import require_instant
     from ami.orchestrate import rebuild
     from quality.edits import read_edits_csv, record_edit, record_edits
-    from quality.parse import parse_instant
 
     settings = get_settings()
     if file is not None:
@@ -421,7 +457,7 @@ def vee_edit(
                               fix="e.g. ami vee edit --meter PC1 --from 2026-10-01T01:00:00Z "
                                   "--to 2026-10-01T02:00:00Z --kwh 0.4 --by an.nv "
                                   "--reason 'meter replaced, reading from the old register'")
-        ids = [record_edit(meter, parse_instant(first, "--from"), parse_instant(last, "--to"),
+        ids = [record_edit(meter, require_instant(first, "--from"), require_instant(last, "--to"),
                            kwh_import=kwh, kwh_export=export_kwh, by=by, reason=reason,
                            settings=settings)]
     days = rebuild(settings=settings)
@@ -431,40 +467,142 @@ def vee_edit(
 
 @vee_app.command("evaluate")
 def vee_evaluate(
-    meters: Annotated[int, typer.Option(min=50, help="Customer meters.")] = 500,
-    days: Annotated[int, typer.Option(min=8, help="Days of data.")] = 21,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic province.")] = 7,
+    meters: Annotated[int | None, typer.Option(
+        help="Customer meters of the synthetic province [default: 500].")] = None,
+    days: Annotated[int | None, typer.Option(
+        min=1, help="Synthetic: days of data (≥ 8) [default: 21]. --readings: the last N "
+                    "complete local days of the file [default: all].")] = None,
+    seed: Annotated[int, typer.Option(
+        help="Seed of the synthetic province, or of the faults injected into --readings.")] = 7,
     fault_share: Annotated[float, typer.Option(help="Share of meters with a fault.")] = 0.2,
-    out: Annotated[Path | None, typer.Option(help="Also write the rule table (.csv).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Also write the rule table (.csv); with --clean, the per-rule noise.")] = None,
+    readings: Annotated[Path | None, typer.Option(
+        help="Real readings (.csv, .csv.gz, .parquet; canonical columns): inject the fault "
+             "mix into them instead of generating a province.")] = None,
+    clean: Annotated[bool, typer.Option(
+        help="With --readings: inject nothing; measure what VEE does to the file as "
+             "delivered.")] = False,
 ) -> None:
-    """Precision and recall of each VEE rule, and the estimation error, on a seeded province."""
+    """Precision and recall of each VEE rule, and the estimation error, on a seeded province.
+
+    With --readings, on real readings with the generator's fault mix injected; with
+    --clean, what VEE does to the real readings as delivered.
+    """
     from dataclasses import replace
 
-    from quality.evaluate import DEFAULT_SPEC, evaluate_vee
+    import polars as pl
+
+    from quality.evaluate import (
+        CLEAN_MONTH_CHANGE_MAX,
+        CLEAN_REJECTED_SHARE_MAX,
+        DEFAULT_SPEC,
+        CleanEvaluation,
+        VeeEvaluation,
+        clean_vee_readings,
+        evaluate_vee,
+        evaluate_vee_readings,
+    )
     from reports.files import write_frame
 
-    spec = replace(DEFAULT_SPEC, meters=meters, days=days, seed=seed, fault_share=fault_share)
-    result = evaluate_vee(spec, settings=get_settings())
-    table = Table(title=f"VEE rules on a synthetic province ({meters} meters, {days} days, "
-                        f"seed {seed})")
-    for column in ("rule", "unit", "truth", "flagged", "precision", "recall"):
-        table.add_column(column, justify="left" if column in ("rule", "unit") else "right")
-    for row in result.rules.iter_rows(named=True):
-        table.add_row(row["rule"], row["unit"], str(row["truth"]), str(row["flagged"]),
-                      _num(row["precision"], 3), _num(row["recall"], 3))
-    console.print(table)
-    estimates = Table(title="Estimation error against the true readings [kWh per interval]")
-    for column in ("method", "n", "MAE", "bias", "carry-forward MAE", "carry-forward bias"):
-        estimates.add_column(column, justify="left" if column == "method" else "right")
-    for row in result.estimation.iter_rows(named=True):
-        estimates.add_row(row["method"], str(row["n"]), _num(row["mae_kwh"], 3),
-                          _num(row["bias_kwh"], 3), _num(row["baseline_mae_kwh"], 3),
-                          _num(row["baseline_bias_kwh"], 3))
-    console.print(estimates)
-    console.print(f"Theft not repaired: {result.theft_zeros_estimated} of "
-                  f"{result.theft_zeros} bypassed zero intervals estimated.")
+    def new_table(title: str, columns: tuple[str, ...], left: int = 1) -> Table:
+        table = Table(title=title)
+        for k, column in enumerate(columns):
+            table.add_column(column, justify="left" if k < left else "right")
+        return table
+
+    def check_options() -> None:
+        if readings is not None:
+            if meters is not None:
+                raise ConfigError("--meters sizes the synthetic province; a real file has "
+                                  "its own", fix="leave --meters out with --readings")
+            return
+        if clean:
+            raise ConfigError("--clean measures a real file", fix="add --readings FILE")
+        # the synthetic province's ranges, as the options had them
+        if meters is not None and meters < 50:
+            raise typer.BadParameter(f"{meters} is not in the range x>=50.",
+                                     param_hint="'--meters'")
+        if days is not None and days < 8:
+            raise typer.BadParameter(f"{days} is not in the range x>=8.", param_hint="'--days'")
+
+    def print_clean(measured: CleanEvaluation) -> pl.DataFrame:
+        w = measured.window
+        metrics = new_table(f"VEE on real readings as delivered: {w.source}, {w.meters} "
+                            f"meters, {w.days} days ({w.first_day} – {w.last_day}, "
+                            f"{settings.timezone}); nothing injected, readings only",
+                            ("measure", "value", "target", "met"))
+        by_rule = ", ".join(f"{r} {n:,}" for r, n in measured.rejected_by_rule.iter_rows())
+        for name, value, target, met in (
+            ("delivered intervals", f"{measured.delivered:,}", "", None),
+            ("rejected (quarantine, every rule)" + (f": {by_rule}" if by_rule else ""),
+             f"{measured.rejected:,} ({measured.rejected_share:.4%})",
+             f"≤ {CLEAN_REJECTED_SHARE_MAX:.2%}",
+             measured.rejected_share <= CLEAN_REJECTED_SHARE_MAX),
+            ("largest change of a meter-month's delivered energy",
+             f"{measured.max_month_change:.4%}", f"≤ {CLEAN_MONTH_CHANGE_MAX:.1%}",
+             measured.max_month_change <= CLEAN_MONTH_CHANGE_MAX),
+            (f"meter-months changed by more than {CLEAN_MONTH_CHANGE_MAX:.1%}",
+             f"{measured.months_over:,} of {measured.meter_months.height:,}", "0",
+             measured.months_over == 0),
+            ("intervals missing in the file", f"{measured.missing_in_file:,}", "", None),
+            ("intervals estimated (missing in the file / delivered)",
+             f"{measured.estimated:,} ({measured.estimated_missing:,} / "
+             f"{measured.estimated_delivered:,})", "the missing ones",
+             measured.estimated == measured.estimated_missing == measured.missing_in_file),
+            ("intervals left missing", f"{measured.left_missing:,}", "", None),
+        ):
+            metrics.add_row(name, value, target, "" if met is None else "yes" if met else "NO")
+        console.print(metrics)
+        noise = new_table(f"Findings on the real readings as delivered "
+                          f"({measured.meter_days:,} meter-days)",
+                          ("rule", "findings", "meter-days", "intervals", "per 1,000 meter-days"))
+        for row in measured.rules.iter_rows(named=True):
+            noise.add_row(row["rule"], f"{row['findings']:,}", f"{row['meter_days']:,}",
+                          f"{row['intervals']:,}", _num(row["per_1000_meter_days"], 2))
+        console.print(noise)
+        return measured.rules
+
+    def print_rules(result: VeeEvaluation, title: str) -> pl.DataFrame:
+        table = new_table(title, ("rule", "unit", "truth", "flagged", "precision", "recall"),
+                          left=2)
+        for row in result.rules.iter_rows(named=True):
+            table.add_row(row["rule"], row["unit"], str(row["truth"]), str(row["flagged"]),
+                          _num(row["precision"], 3), _num(row["recall"], 3))
+        console.print(table)
+        estimates = new_table("Estimation error against the true readings [kWh per interval]",
+                              ("method", "n", "MAE", "bias", "carry-forward MAE",
+                               "carry-forward bias"))
+        for row in result.estimation.iter_rows(named=True):
+            estimates.add_row(row["method"], str(row["n"]), _num(row["mae_kwh"], 3),
+                              _num(row["bias_kwh"], 3), _num(row["baseline_mae_kwh"], 3),
+                              _num(row["baseline_bias_kwh"], 3))
+        console.print(estimates)
+        return result.rules
+
+    check_options()
+    settings = get_settings()
+    if readings is not None and clean:
+        written = print_clean(clean_vee_readings(readings, days=days, settings=settings))
+    elif readings is not None:
+        result = evaluate_vee_readings(readings, days=days, seed=seed, fault_share=fault_share,
+                                       settings=settings)
+        w = result.window
+        written = print_rules(result, f"VEE rules on real readings: {readings.name}, "
+                            + (f"{w.meters} meters, {w.days} days ({w.first_day} – "
+                               f"{w.last_day}, {settings.timezone}), " if w else "")
+                            + f"seed {seed}, {fault_share:.0%} of meters with a fault of the "
+                              "generator's mix")
+    else:
+        spec = replace(DEFAULT_SPEC, meters=meters or 500, days=days or 21, seed=seed,
+                       fault_share=fault_share)
+        result = evaluate_vee(spec, settings=settings)
+        written = print_rules(result, f"VEE rules on a synthetic province ({spec.meters} meters, "
+                            f"{spec.days} days, seed {seed})")
+        console.print(f"Theft not repaired: {result.theft_zeros_estimated} of "
+                      f"{result.theft_zeros} bypassed zero intervals estimated.")
     if out is not None:
-        write_frame(result.rules, out)
+        write_frame(written, out)
 
 
 @app.command()

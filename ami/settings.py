@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     cmis_url: str | None = Field(
         None, description="Customer system database (SQLAlchemy URL); None: meters files only."
     )
+    cmis_timezone: str = Field(
+        "UTC", description="Zone of the customer system's timestamps stored without one "
+        "(e.g. Asia/Ho_Chi_Minh for a database of local times); zoned ones are kept."
+    )
     source_profiles_dir: Path | None = Field(
         None, description="Extra source profiles (YAML) mapping vendor files onto the contract."
     )
@@ -153,7 +157,7 @@ class Settings(BaseSettings):
         "blocks the day (raises QualityGateError) or only warns."
     )
 
-    @field_validator("timezone")
+    @field_validator("timezone", "cmis_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:

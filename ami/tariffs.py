@@ -167,7 +167,9 @@ def tariff_on(day: date, *, tariffs: pl.DataFrame | None = None) -> pl.DataFrame
             table shipped with the package.
 
     Raises:
-        NoDataError: the table starts after ``day``.
+        NoDataError: the table starts after ``day`` (the only NoDataError this module
+            raises: callers for whom a price is optional, such as the anomaly ranking,
+            catch it and leave the value empty).
 
     """
     table = read_tariffs() if tariffs is None else tariffs
@@ -176,8 +178,8 @@ def tariff_on(day: date, *, tariffs: pl.DataFrame | None = None) -> pl.DataFrame
     if start is None:
         first = min(table["valid_from"].to_list(), default=None)
         raise NoDataError(
-            f"no retail tariff is in force on {day.isoformat()}: the tariff table starts on "
-            f"{first}",
+            f"no retail tariff is in force on {day.isoformat()} (the tariff table starts on "
+            f"{first})",
             fix="add the rows of the tariff in force on that day to the tariff table "
                 "(AMI_TARIFFS)")
     return table.filter(pl.col("valid_from") == start)

@@ -2,10 +2,14 @@
 
 Inspection outcomes delivered to the landing zone are recorded first (the scoring learns
 from them), then the hour bins of every day that lacks current ones are built (one mapped
-task per day, after each day's data the new day only), then the window is scored.
+task per day, after each day's data the new day only), then the window is scored. The
+score task returns the meter count and the notes on optional enrichments left out (a window
+no tariff covers is ranked with its VND value empty, and says so once).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.sdk import dag, task
 
@@ -47,11 +51,13 @@ def ami_anomalies() -> None:
         return day
 
     @task(trigger_rule="none_failed")
-    def score() -> int:
+    def score() -> dict[str, Any]:
         from ami.settings import Settings
         from models.anomaly.jobs import score_warehouse
 
-        return call(score_warehouse, settings=Settings())
+        notes: list[str] = []  # what was left out (e.g. no tariff for the window): in XCom
+        meters = call(score_warehouse, settings=Settings(), notes=notes)
+        return {"meters": meters, "notes": notes}
 
     days = pending_days()
     record_inspections() >> days

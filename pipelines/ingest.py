@@ -78,6 +78,7 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
                 "load_id": load_id if outcome.status == "loaded" else None,
                 "dates": outcome.dates, "date_rows": outcome.date_rows,
                 "rows": outcome.rows_loaded, "reason": outcome.reason,
+                "unusable_rows": outcome.unusable_rows,
             }
     networks = ingest_networks(landing, warehouse, manifest)
     result = IngestResult(load_id=load_id, files=outcomes, networks=networks)

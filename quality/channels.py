@@ -12,8 +12,9 @@ from datetime import datetime
 
 import polars as pl
 
+from ami.instants import instant
 from quality.days import shift_day
-from quality.parse import instant, number, optional
+from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse
 

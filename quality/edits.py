@@ -35,9 +35,10 @@ from pathlib import Path
 import polars as pl
 
 from ami.errors import InputError, NoDataError
+from ami.instants import instant
 from ami.settings import Settings
 from quality.days import day_bounds
-from quality.parse import instant, number, unreadable_csv
+from quality.parse import number, unreadable_csv
 from warehouse import Warehouse, write_table
 from warehouse.locks import exclusive
 from warehouse.schemas import schema_of

@@ -33,7 +33,7 @@ RULES = (
     # estimation methods
     "linear_interpolation", "linear_register", "like_day", "like_day_register",
     # flags on measured values (the value is kept)
-    "flat_line", "zero_run", "unknown_meter",
+    "flat_line", "zero_run", "unknown_meter", "high_value",
 )
 RULE = {name: code for code, name in enumerate(RULES) if name is not None}
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from ami.errors import InputError, NoDataError
+from ami.errors import InputError
+from ami.instants import HINT, instant, problem
 from ami.settings import Settings
-from quality.parse import flag, instant, number, optional
+from quality.parse import flag, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, write_table
 from warehouse.layout import CMIS_DATASET, CMIS_METERS_TABLE
@@ -54,6 +55,16 @@ def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:
         optional(raw, "network_node"),
         pl.col("_file"), pl.col("_row"), optional(raw, "_invalid"),
     )
+    for column in ("valid_from", "valid_to"):  # an unreadable period is never guessed
+        if column not in raw.columns:
+            continue
+        given = raw.with_columns(instant(column).alias("_at")).filter(
+            pl.col(column).str.strip_chars().fill_null("") != "")
+        bad = given.filter(pl.col("_at").is_null())
+        if bad.height:
+            first = bad.row(0, named=True)
+            raise InputError(f"{column} {problem(first[column])} ({bad.height} row(s))",
+                             file=first["_file"], row=first["_row"], column=column, fix=HINT)
     malformed = typed.filter(pl.col("_invalid").is_not_null())
     if malformed.height:
         first = malformed.row(0, named=True)
@@ -107,23 +118,21 @@ def build_meters(*, settings: Settings) -> int:
 
     The customer system (CMIS, bronze ``cmis/meters``) is the authority when it has been
     loaded: the latest version of each (meter, validity start) counts. Otherwise the
-    current ``meters*`` files of the landing zone are used.
+    current ``meters*`` files of the landing zone are used. With neither, the table is
+    written empty: the warehouse runs on readings alone (every meter that reports is
+    taken as a customer meter of unknown group, and no balance has a topology).
     """
     warehouse = Warehouse.at(settings.warehouse)
     cmis = warehouse.bronze_parts(CMIS_DATASET, CMIS_METERS_TABLE)
+    raw: pl.DataFrame | None
     if cmis:
         raw = latest_versions(warehouse.scan_files(cmis).collect())
         sources = {"cmis": str(raw["_dlt_load_id"].max())}
     else:
         files = current_files(read_manifest(warehouse), "meters")
-        if not files:
-            raise NoDataError(
-                "no meters file has been delivered and no customer system is loaded",
-                fix="drop a meters*.csv (customer system export) into the landing folder, "
-                    "or ingest the CMIS database (`ami ingest --cmis URL`)",
-            )
-        raw, sources = scan_bronze(warehouse, "meters", files).collect(), files
-    meters = parse_meters(raw)
+        raw = scan_bronze(warehouse, "meters", files).collect() if files else None
+        sources = files
+    meters = parse_meters(raw) if raw is not None else pl.DataFrame(schema=SCHEMA)
     write_table(meters, "meters", warehouse=warehouse, sort_by=("meter_id", "valid_from"),
                 sources=sources)
     build_transformers(warehouse)

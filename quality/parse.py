@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from ami.errors import ConfigError, InputError
 
-#: Accepts ``2026-10-01T17:30:00Z`` and explicit offsets such as ``+07:00``.
-INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S%#z"
-
 TRUE_TEXT = ("true", "1", "yes", "y", "t", "x", "có")
-
-
-def instant(column: str) -> pl.Expr:
-    """Parse an ISO 8601 instant with zone to UTC; null when it does not parse."""
-    return (
-        pl.col(column).str.strip_chars()
-        .str.to_datetime(INSTANT_FORMAT, time_zone="UTC", strict=False)
-    )
-
-
-def parse_instant(text: str, name: str) -> datetime:
-    """An ISO 8601 instant with zone given by a person (command line), as UTC."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise ConfigError(f"{name} {text!r} is not an ISO 8601 instant with zone",
-                          fix="write e.g. 2026-10-01T17:30:00Z or 2026-10-02T00:30:00+07:00")
-    return value.astimezone(UTC)
 
 
 def number(column: str) -> pl.Expr:
@@ -50,18 +26,6 @@ def optional(frame: pl.LazyFrame | pl.DataFrame, column: str) -> pl.Expr:
     """The column when the input has it, else a null string column of that name."""
     names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
     return pl.col(column) if column in names else pl.lit(None, dtype=pl.String).alias(column)
-
-
-def scan_table(path: Path) -> pl.LazyFrame:
-    """``read_table`` lazily: large files are read in a stream, never whole in memory.
-
-    Plain CSV and Parquet are scanned; a gzip-compressed CSV is read (Polars cannot scan it).
-    """
-    if path.exists() and path.suffix.lower() == ".parquet":
-        return pl.scan_parquet(path)
-    if path.exists() and path.suffix.lower() == ".csv":
-        return pl.scan_csv(path, infer_schema=False)
-    return read_table(path).lazy()
 
 
 def read_table(path: Path) -> pl.DataFrame:

@@ -31,7 +31,8 @@ RULE_TEXT = {
     "future_timestamp": "an interval end in the future",
     "unparsable": "a value or instant that cannot be read",
     "absurd_value": "energy far above what the contracted capacity allows",
-    "spike": "energy far above the meter's own recent readings",
+    "spike": "energy far above the meter's own day that the register delta contradicts",
+    "high_value": "energy far above the meter's own day, kept: no register delta to judge it",
     "flat_line": "the same non-zero value for many intervals (stuck meter)",
     "zero_run": "zero energy for hours on a meter that normally consumes",
     "reverse_energy": "exported energy on a meter without solar",
@@ -125,16 +126,25 @@ def _day_stats(block: Block, rows: np.ndarray | None = None) -> tuple[np.ndarray
     return median, mad
 
 
-def spikes(block: Block, register_kwh: np.ndarray, *, settings: Settings) -> np.ndarray:
+def spikes(block: Block, register_kwh: np.ndarray, *,
+           settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """Measured values far above the meter's own readings of the day (robust statistic).
 
     A candidate exceeds median + k·1.4826·MAD of the meter's measured values of the day
     (k = ``spike_factor``), ``spike_p90_factor`` times the day's 90th percentile, and a
     floor of ``spike_floor_kwh_per_hour`` (a near-idle meter's ordinary switching is not a
-    spike). The register then decides, as an MDM's sum check does: when the day's
-    register delta is known (``register_kwh``, NaN = unknown) and the measured intervals
-    including the candidates do not exceed it, the energy was really consumed and the
-    candidates stay.
+    spike). A high value alone is not a fault: a kettle, a cooker or a pump draws ten times
+    a household's median for a half hour. The register decides, as an MDM's sum check
+    does (``register_kwh`` = the day's register delta, NaN = unknown):
+
+    * known, and the measured intervals including the candidates exceed it (beyond the
+      tolerance): the meter did not consume that energy — the candidates are spikes;
+    * known and not exceeded: the energy was really consumed — nothing to say;
+    * unknown: nothing contradicts the value — it is kept and flagged ``high_value``.
+      (Values above what the contracted capacity allows are ``absurd`` whatever the
+      register says.)
+
+    Returns (spikes to reject, high values to flag).
     """
     median, mad = _day_stats(block)
     values = np.where(block.quality == MEASURED, block.kwh_import, np.nan)
@@ -148,8 +158,9 @@ def spikes(block: Block, register_kwh: np.ndarray, *, settings: Settings) -> np.
         candidate = (block.quality == MEASURED) & (block.kwh_import > limit[:, None])
         tolerance = np.maximum(settings.register_tolerance_kwh,
                                settings.register_tolerance_share * np.abs(register_kwh))
-        vouched = ~np.isnan(register_kwh) & (measured_sum <= register_kwh + tolerance)
-    return candidate & ~vouched[:, None]
+        known = ~np.isnan(register_kwh)
+        exceeded = known & (measured_sum > register_kwh + tolerance)
+    return candidate & exceeded[:, None], candidate & ~known[:, None]
 
 
 def flat_lines(block: Block, *, settings: Settings) -> np.ndarray:

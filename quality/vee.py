@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -36,6 +36,7 @@ import polars as pl
 
 from ami.calendar import day_class
 from ami.errors import NoDataError
+from ami.instants import HINT, instant
 from ami.settings import Settings
 from quality import estimate, rules
 from quality.channels import (
@@ -59,7 +60,7 @@ from quality.grid import (
     cells_of,
 )
 from quality.meters import meters_valid_on
-from quality.parse import instant, number, optional
+from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, partition_meta, write_partition
 from warehouse.schemas import schema_of
@@ -93,13 +94,18 @@ class VeeCounts:
     missing: int
     edited: int = 0
     findings: int = 0
+    #: per delivery (landing file or API load): rows, accepted, duplicates_dropped,
+    #: quarantined and the quarantined rows by rule
+    entries: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 # --- parse and de-duplicate -----------------------------------------------------------
 
 def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
                    settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split raw rows of ``day`` into typed rows and quarantined rows with rule and reason.
+    """Split raw rows of ``day`` into typed rows and rows to quarantine (rule and reason).
+
+    Both keep their lineage and ``_entry`` (the delivery), for the per-file reconciliation.
 
     Rows whose instant cannot be parsed belong to the first day of their file, so each
     is quarantined exactly once. "In the future" is judged against the load that
@@ -112,7 +118,8 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
     minutes = minutes_text.cast(pl.Int32, strict=False)
     # A day's file holds few distinct instants and loads: parse each once, then join.
     stamps = raw.select(pl.col("interval_end").unique()).collect().with_columns(
-        instant("interval_end").alias("ts")).with_columns(
+        instant("interval_end").alias("ts"),
+        instant("interval_end", zone="UTC").is_not_null().alias("_has_time")).with_columns(
         local_day("ts", settings).alias("day"),
         (pl.col("ts").dt.hour().cast(pl.Int32) * 60 + pl.col("ts").dt.minute())
         .alias("_minute_of_day"), pl.col("ts").dt.second().alias("_second"))
@@ -143,8 +150,9 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         (optional(raw, "_invalid").is_not_null(), "unparsable", ""),  # the reader says why
         (pl.col("meter_id_clean").fill_null("") == "", "unparsable",
          "meter_id is empty: give the meter's id"),
-        (pl.col("ts").is_null(), "unparsable",
-         "interval_end is not an ISO 8601 instant with zone (e.g. 2026-10-01T17:30:00Z)"),
+        (pl.col("ts").is_null() & pl.col("_has_time"), "unparsable",
+         f"interval_end has no zone: {HINT}, or add a source profile naming its zone"),
+        (pl.col("ts").is_null(), "unparsable", f"interval_end is not an ISO 8601 instant: {HINT}"),
         ((minutes_text != "") & minutes.is_null(), "unparsable",
          "interval_minutes is not a whole number of minutes"),
         (~pl.col("minutes").is_in(VALID_INTERVALS), "unparsable",
@@ -173,10 +181,12 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         typed.filter(pl.col("_check") == 0).select(
             pl.col("meter_id_clean").alias("meter_id"), pl.col("ts").alias("interval_end"),
             pl.col("minutes").alias("interval_minutes"), pl.col("import_").alias("kwh_import"),
-            pl.col("export_").alias("kwh_export"), "_file", "_row", "_dlt_load_id"),
+            pl.col("export_").alias("kwh_export"), "_file", "_row", "_dlt_load_id",
+            pl.col("_entry").cast(pl.String)),
         typed.filter(pl.col("_check") != 0).select(
             "meter_id", "interval_end", "kwh_import", "kwh_export", "_check",
-            optional(raw, "_invalid"), "_file", "_row", "_dlt_load_id"),
+            optional(raw, "_invalid"), "_file", "_row", "_dlt_load_id",
+            pl.col("_entry").cast(pl.String)),
     ], engine="streaming")
     numbers = pl.Series(range(1, len(checks) + 1), dtype=pl.Int8)
     bad = bad.with_columns(
@@ -184,7 +194,7 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         .alias("rule"),
         pl.coalesce("_invalid", pl.col("_check").replace_strict(
             numbers, [reason for _, _, reason in checks])).alias("reason"))
-    return good, to_quarantine(bad)
+    return good, bad
 
 
 def to_quarantine(rows: pl.DataFrame) -> pl.DataFrame:
@@ -192,7 +202,8 @@ def to_quarantine(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
 
 
-def deduplicate(dup: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.DataFrame]:
+def deduplicate(dup: pl.DataFrame,
+                ) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Resolve rows sharing a (meter, interval): drop exact copies, quarantine conflicts.
 
     Exact copies are dropped and counted; of conflicting ones the first delivered is kept
@@ -200,7 +211,8 @@ def deduplicate(dup: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.
 
     ``dup`` holds only rows whose cell another row also claims (found on the grid).
     Returns (the row kept per cell, exact duplicates dropped, quarantined conflicts,
-    findings).
+    findings, rows dropped and quarantined per delivery: ``_entry``, ``dropped``,
+    ``conflicting``).
     """
     key = ["meter_id", "interval_end"]
     ordered = dup.sort("meter_id", "interval_end", "_file", "_row")
@@ -208,6 +220,11 @@ def deduplicate(dup: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.
                            maintain_order=True)
     first = exact.unique(key, keep="first", maintain_order=True)
     conflicting = exact.join(first, on=[*key, "_file", "_row"], how="anti")
+    copies = ordered.join(exact, on=[*key, "_file", "_row"], how="anti")
+    per_entry = pl.concat([
+        copies.select("_entry", pl.lit(1).alias("dropped"), pl.lit(0).alias("conflicting")),
+        conflicting.select("_entry", pl.lit(0).alias("dropped"), pl.lit(1).alias("conflicting")),
+    ]).group_by("_entry").agg(pl.col("dropped").sum(), pl.col("conflicting").sum())
     quarantined = conflicting.join(
         first.select(*key, pl.col("_file").alias("kept_file"), pl.col("_row").alias("kept_row"),
                      pl.col("kwh_import").alias("kept_value")),
@@ -234,7 +251,7 @@ def deduplicate(dup: pl.DataFrame) -> tuple[pl.DataFrame, int, pl.DataFrame, pl.
         pl.format("{} copies, {} distinct values; kept {} kWh", "_copies", "_values", "_kept")
         .alias("evidence"),
     ).cast(rules.FINDINGS_SCHEMA)  # type: ignore[arg-type]
-    return first, ordered.height - exact.height, to_quarantine(quarantined), findings
+    return first, ordered.height - exact.height, to_quarantine(quarantined), findings, per_entry
 
 
 def quarantine_findings(quarantined: pl.DataFrame) -> pl.DataFrame:
@@ -324,9 +341,16 @@ class _Context:
     expected: np.ndarray
 
 
-def _context(block: Block, attrs: pl.DataFrame) -> _Context:
+def _context(block: Block, attrs: pl.DataFrame, *, readings_only: bool) -> _Context:
+    """The block's meters as the customer system describes them.
+
+    With no customer system at all (``readings_only``), every meter that reports is a
+    customer meter of unknown group, without solar, that no list expects.
+    """
     aligned = block.meter_ids.to_frame("meter_id").join(
         attrs, on="meter_id", how="left", maintain_order="left")
+    if readings_only:
+        aligned = aligned.with_columns(pl.lit("customer").alias("meter_role"))
     group = aligned["customer_group"].fill_null("")
     solar = aligned["solar_kwp"].fill_null(0.0).to_numpy() > 0
     customer = (aligned["meter_role"] == "customer").fill_null(False).to_numpy()
@@ -420,6 +444,7 @@ class _Day:
     end: datetime
     meters: pl.DataFrame      # meter rows valid during the day
     attrs: pl.DataFrame       # latest row per meter, with ``_expected``
+    readings_only: bool       # no customer system: the meters table is empty
     periods: pl.DataFrame     # validity per meter, ``_partial`` when it starts/ends inside
     history: History
     registers: pl.DataFrame
@@ -441,7 +466,7 @@ class _Day:
             .alias("_partial"))
         history = History.read(warehouse, day)
         sources = readings_sources(warehouse, day, settings=settings, history=history)
-        return cls(day, start, end, meters, attrs, periods, history,
+        return cls(day, start, end, meters, attrs, all_meters.height == 0, periods, history,
                    register_deltas(warehouse, manifest, day, start, end),
                    day_events(warehouse, manifest, day, start, end), sources)
 
@@ -455,8 +480,9 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         raise NoDataError(f"no readings delivered for {day}",
                           fix="check the date or ingest the landing files for that day")
     first_dates = {name: str(manifest[name]["dates"][0]) for name in files}
-    good, quarantined = parse_readings(scan_bronze(warehouse, "readings", files), day,
-                                       first_dates, settings=settings)
+    good, bad = parse_readings(scan_bronze(warehouse, "readings", files), day, first_dates,
+                               settings=settings)
+    quarantined = to_quarantine(bad)
     rows_in = good.height + quarantined.height
     inputs = _Day.read(warehouse, manifest, day, settings=settings)
     expected = inputs.meters["meter_id"].unique()
@@ -468,13 +494,16 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     quarantine_parts = [quarantined]
     finding_parts = [quarantine_findings(quarantined)]
     dropped = 0
+    dup_entries = []
     for block in blocks:  # duplicates: rows the grid found sharing a cell
         if block.collisions is not None:
-            first, copies, conflicts, dup_findings = deduplicate(block.collisions)
+            first, copies, conflicts, dup_findings, per_entry = deduplicate(block.collisions)
             block.place(first)
             dropped += copies
             quarantine_parts.append(conflicts)
             finding_parts.append(dup_findings)
+            dup_entries.append(per_entry)
+    entries = _entry_counts(good, bad, dup_entries)
     resolved = len(quarantine_parts)
     rejected_rows = _rejected_cells(quarantined, settings=settings)
     for block in blocks:
@@ -506,12 +535,40 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         estimated=int((silver["quality"] == "estimated").sum()),
         missing=int((silver["quality"] == "missing").sum()),
         edited=int((silver["quality"] == "edited").sum()), findings=findings.height,
+        entries=entries,
     )
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
                quality=quality_day(silver, inputs.attrs, findings), audit=audit,
                sources=inputs.sources, sort=several)
     write_json(warehouse, f"vee/{day}.json", asdict(counts))
     return counts
+
+
+def _entry_counts(good: pl.DataFrame, bad: pl.DataFrame,
+                  duplicates: list[pl.DataFrame]) -> dict[str, dict[str, object]]:
+    """What became of each delivery's rows of the day (the per-file reconciliation).
+
+    ``rows`` = ``accepted`` (in silver) + ``duplicates_dropped`` + ``quarantined``, the
+    quarantined ones by rule.
+    """
+    rows = pl.concat([good.select("_entry"), bad.select("_entry")]).group_by("_entry").len()
+    rules = bad.group_by("_entry", "rule").len()
+    dups = pl.concat(duplicates) if duplicates else pl.DataFrame(
+        schema={"_entry": pl.String, "dropped": pl.Int32, "conflicting": pl.Int32})
+    dups = dups.group_by("_entry").agg(pl.col("dropped").sum(), pl.col("conflicting").sum())
+    out: dict[str, dict[str, object]] = {}
+    for entry, n in rows.iter_rows():
+        by_rule = {str(r): int(k) for e, r, k in rules.iter_rows() if e == entry}
+        dup = dups.filter(pl.col("_entry") == entry)
+        dropped = int(dup["dropped"].sum()) if dup.height else 0
+        conflicting = int(dup["conflicting"].sum()) if dup.height else 0
+        if conflicting:
+            by_rule["duplicate_conflicting"] = conflicting
+        quarantined = sum(by_rule.values())
+        out[str(entry)] = {"rows": int(n), "accepted": int(n) - dropped - quarantined,
+                           "duplicates_dropped": dropped, "quarantined": quarantined,
+                           "rules": dict(sorted(by_rule.items()))}
+    return out
 
 
 def _rejected_cells(quarantined: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
@@ -527,7 +584,7 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
                warehouse: Warehouse, *, delivered: bool, settings: Settings,
                ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     """Validate and estimate one block in place; its quarantine rows and findings."""
-    ctx = _context(block, day.attrs)
+    ctx = _context(block, day.attrs, readings_only=day.readings_only)
     before = block.quality == MISSING
     # intervals whose row was delivered but quarantined: not "missing", named by their rule
     delivered_bad = np.zeros(before.shape, dtype=bool)
@@ -537,21 +594,26 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
         block.rule[r, c] = np.where(block.quality[r, c] == MISSING, RULE[str(rule)],
                                     block.rule[r, c])
     before &= ~delivered_bad
-    quarantine, findings = [], []
-    for rule, reason in (
-        ("absurd_value", f"absurd value: above {settings.absurd_kwh_per_kw} × contracted_kw "
-                         "× hours"),
-        ("spike", "spike: far above the meter's own readings of the day"),
-    ):
-        flagged = (rules.absurd(block, ctx.contracted_kw, settings=settings)
-                   if rule == "absurd_value" else rules.spikes(
-                       block, _align(block, day.registers, "register_delta_kwh"),
-                       settings=settings))
-        rows, found = _reject(block, flagged, rule, lineage, reason)
-        quarantine.append(rows)
-        findings.append(found)
-    estimate.linear(block, max_gap_minutes=settings.max_interpolation_gap_minutes)
     register = _align(block, day.registers, "register_delta_kwh")
+    quarantine, findings = [], []
+    absurd = rules.absurd(block, ctx.contracted_kw, settings=settings)
+    rows, found = _reject(block, absurd, "absurd_value", lineage,
+                          f"absurd value: above {settings.absurd_kwh_per_kw} × contracted_kw × "
+                          "hours")
+    quarantine.append(rows)
+    findings.append(found)
+    spike, high = rules.spikes(block, register, settings=settings)
+    rows, found = _reject(block, spike, "spike", lineage,
+                          "spike: far above the meter's own readings of the day, and the "
+                          "intervals exceed the register delta")
+    quarantine.append(rows)
+    findings.append(found)
+    _flag(block, high, "high_value")
+    findings.append(rules.from_runs(block, high, "high_value", "flagged", pl.format(
+        "{} kWh against a day median of {} kWh (MAD {}): kept, no register delta to "
+        "contradict it", pl.col("value").round(3), pl.col("median").round(3),
+        pl.col("mad").round(3))))
+    estimate.linear(block, max_gap_minutes=settings.max_interpolation_gap_minutes)
     estimate.scale_to_register(block, register)
     if (block.quality == MISSING).any():
         need = block.meter_ids.filter(pl.Series((block.quality == MISSING).any(axis=1)))
@@ -873,6 +935,6 @@ def vee_totals(days: list[str], *, settings: Settings) -> dict[str, int]:
         counted = "waiting_days" if "waiting_rows" in record else "days"
         totals[counted] = totals.get(counted, 0) + 1
         for key, value in record.items():
-            if key != "date":
-                totals[key] = totals.get(key, 0) + int(value)
+            if isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
     return totals

@@ -92,8 +92,12 @@ def test_a_datetime_counts_by_its_date() -> None:
 
 
 def test_a_day_before_the_table_starts_is_refused() -> None:
-    with pytest.raises(NoDataError, match="2024-10-10"):
+    # The anomaly ranking turns this error into its note: it names the day, where the
+    # table starts and the setting to change.
+    with pytest.raises(NoDataError, match="2024-10-10") as raised:
         tariff_on(date(2024, 10, 10))
+    assert "the tariff table starts on 2024-10-11" in raised.value.message
+    assert "AMI_TARIFFS" in (raised.value.fix or "")
 
 
 # --- every group ---------------------------------------------------------------------

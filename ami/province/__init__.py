@@ -5,16 +5,43 @@ weekly and seasonal shape, rooftop solar, demand response, transformer total met
 I²R-like technical loss, injected theft and meter faults, topology moves. Writes a landing
 zone in the canonical contract and, separately, a ground-truth folder that the pipeline
 never reads. Deterministic for a seed.
+
+The meter faults and their rendering into delivered rows work on any meters × intervals
+matrix of energy (``plan_faults`` → ``apply_faults`` per day → ``delivered_readings``,
+``registers_frame``, ``fault_events``, ``fault_truth``), so that the same fault mix can be
+injected into real readings (``quality.evaluate.evaluate_vee_readings``).
 """
 
 from ami.province.generate import (
     FAULT_KINDS,
     THEFT_KINDS,
+    DayFaults,
     GenerationSummary,
     ProvinceSpec,
+    advance_registers,
+    apply_faults,
+    day_ends,
+    delivered_readings,
+    events_frame,
+    fault_events,
+    fault_injections,
+    fault_marks,
+    fault_truth,
     generate_province,
+    labels_frame,
+    never_reporting,
+    plan_faults,
+    registers_frame,
+    write_fault_truth,
+    write_frame,
+    write_injections,
+    write_true_readings,
 )
 from ami.reference import BRANCH_NAMES
 
-__all__ = ["BRANCH_NAMES", "FAULT_KINDS", "THEFT_KINDS", "GenerationSummary", "ProvinceSpec",
-           "generate_province"]
+__all__ = ["BRANCH_NAMES", "FAULT_KINDS", "THEFT_KINDS", "DayFaults", "GenerationSummary",
+           "ProvinceSpec", "advance_registers", "apply_faults", "day_ends",
+           "delivered_readings", "events_frame", "fault_events", "fault_injections",
+           "fault_marks", "fault_truth", "generate_province", "labels_frame",
+           "never_reporting", "plan_faults", "registers_frame", "write_fault_truth",
+           "write_frame", "write_injections", "write_true_readings"]

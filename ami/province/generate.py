@@ -16,7 +16,7 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -130,9 +130,16 @@ class Province:
     move: dict[int, tuple[int, int, int]] = field(default_factory=dict)   # i → (new tx, day, k)
 
 
-def _utc(day: date, minutes: float = 0.0) -> datetime:
-    """UTC instant of local ``day`` 00:00 plus ``minutes``."""
-    return (datetime.combine(day, time(0), TZ) + timedelta(minutes=minutes)).astimezone(UTC)
+def _utc(day: date, minutes: float = 0.0, tz: ZoneInfo = TZ) -> datetime:
+    """UTC instant of local ``day`` 00:00 plus ``minutes`` (of wall-clock time in ``tz``)."""
+    return (datetime.combine(day, time(0), tz) + timedelta(minutes=minutes)).astimezone(UTC)
+
+
+def day_ends(day: date, interval_minutes: int, tz: ZoneInfo = TZ) -> list[datetime]:
+    """UTC end instants of the intervals of local ``day`` (46 or 50 on a clock-change day)."""
+    start = _utc(day, tz=tz)
+    count = (_utc(day + timedelta(days=1), tz=tz) - start) // timedelta(minutes=interval_minutes)
+    return [start + timedelta(minutes=(k + 1) * interval_minutes) for k in range(count)]
 
 
 def _naive(moments: list[datetime]) -> np.ndarray:
@@ -234,12 +241,7 @@ def _inject(p: Province, spec: ProvinceSpec, rng: np.random.Generator) -> None:
         p.theft[i] = params
         tamper = kind in ("partial_bypass", "full_bypass") and rng.random() < 0.3
         params["tamper_event"] = int(tamper)
-    for j, i in enumerate(faulty):
-        kind = FAULT_KINDS[j % len(FAULT_KINDS)]
-        onset = window(0.1, 0.6) if kind != "never_reporting" else 0
-        length = max(1, window(0.05, 0.3)) if kind not in ("never_reporting",) else spec.days
-        p.fault[i] = {"kind": kind, "onset": onset, "end": min(spec.days - 1, onset + length - 1),
-                      "seed": int(rng.integers(1 << 30))}
+    p.fault = plan_faults(faulty, spec.days, rng)
     for i in outages:
         day = int(rng.integers(0, spec.days))
         first = int(rng.integers(0, per_day - 4))
@@ -252,6 +254,42 @@ def _inject(p: Province, spec: ProvinceSpec, rng: np.random.Generator) -> None:
     _record_injections(p, spec)
 
 
+def plan_faults(meters: Sequence[int], days: int, rng: np.random.Generator
+                ) -> dict[int, dict[str, float | str | int]]:
+    """The generator's meter-fault mix on ``meters`` (row indices) over ``days`` days.
+
+    Kinds are dealt in turn (``FAULT_KINDS``); each fault starts between 10 % and 60 % of
+    the period and lasts 5–30 % of it (at least a day), except ``never_reporting``, which
+    lasts the whole period. ``seed`` seeds the fault's daily draws (:func:`apply_faults`).
+    """
+    def window(share_lo: float, share_hi: float) -> int:
+        return int(days * rng.uniform(share_lo, share_hi))
+
+    plan: dict[int, dict[str, float | str | int]] = {}
+    for j, i in enumerate(meters):
+        kind = FAULT_KINDS[j % len(FAULT_KINDS)]
+        onset = window(0.1, 0.6) if kind != "never_reporting" else 0
+        length = max(1, window(0.05, 0.3)) if kind != "never_reporting" else days
+        plan[int(i)] = {"kind": kind, "onset": onset, "end": min(days - 1, onset + length - 1),
+                        "seed": int(rng.integers(1 << 30))}
+    return plan
+
+
+def fault_injections(meter_ids: np.ndarray, plan: Mapping[int, Mapping[str, float | str | int]],
+                     start: date, tz: ZoneInfo = TZ) -> list[dict[str, object]]:
+    """One truth row per planned fault: its local days as UTC instants, and its seed."""
+    rows: list[dict[str, object]] = []
+    for i, f in sorted(plan.items()):
+        kind = str(f["kind"])
+        rows.append({
+            "meter_id": meter_ids[i], "category": "never_reporting" if kind == "never_reporting"
+            else "fault", "kind": kind,
+            "onset": _iso(_utc(start + timedelta(days=int(f["onset"])), tz=tz)),
+            "end": _iso(_utc(start + timedelta(days=int(f["end"]) + 1), tz=tz)),
+            "params": json.dumps({"seed": f["seed"]})})
+    return rows
+
+
 def _record_injections(p: Province, spec: ProvinceSpec) -> None:
     """One truth row per injection with its period and parameters."""
     step = spec.interval_minutes
@@ -261,14 +299,7 @@ def _record_injections(p: Province, spec: ProvinceSpec) -> None:
         p.injections.append({"meter_id": p.meter_id[i], "category": "theft", "kind": t["kind"],
                              "onset": _iso(_utc(spec.start + timedelta(days=int(t["onset"])))),
                              "end": end_all, "params": json.dumps(params, sort_keys=True)})
-    for i, f in sorted(p.fault.items()):
-        kind = str(f["kind"])
-        p.injections.append({
-            "meter_id": p.meter_id[i], "category": "never_reporting" if kind == "never_reporting"
-            else "fault", "kind": kind,
-            "onset": _iso(_utc(spec.start + timedelta(days=int(f["onset"])))),
-            "end": _iso(_utc(spec.start + timedelta(days=int(f["end"]) + 1))),
-            "params": json.dumps({"seed": f["seed"]})})
+    p.injections += fault_injections(p.meter_id, p.fault, spec.start)
     for i, (day, first, last) in sorted(p.outage.items()):
         d = spec.start + timedelta(days=day)
         p.injections.append({"meter_id": p.meter_id[i], "category": "outage", "kind": "outage",
@@ -450,11 +481,18 @@ class DayFaults:
     meter_days: list[tuple[int, str]]     # (meter, kind) of faults active this day
 
 
-def _apply_faults(p: Province, spec: ProvinceSpec, d: int, reported: np.ndarray) -> DayFaults:
-    """Reported values after the meter faults of day ``d``, with their truth."""
-    out = DayFaults(reported, np.ones_like(reported, dtype=bool), reported.copy(), [], {}, {},
-                    [], [])
-    for i, f in p.fault.items():
+def apply_faults(plan: Mapping[int, Mapping[str, float | str | int]], d: int,
+                 reported: np.ndarray, present: np.ndarray | None = None) -> DayFaults:
+    """Reported values after the meter faults of day ``d``, with their truth.
+
+    Works on any meters × intervals matrix of what the meters registered [kWh] (NaN-free;
+    the register counts it). ``present`` says which intervals the head-end would receive
+    without a fault (default all): a fault only corrupts a value that is delivered, so
+    real data keeps its own gaps and the truth lists only what a fault did.
+    """
+    out = DayFaults(reported, np.ones_like(reported, dtype=bool) if present is None
+                    else present.copy(), reported.copy(), [], {}, {}, [], [])
+    for i, f in plan.items():
         kind = str(f["kind"])
         if kind == "never_reporting":
             out.present[i] = False
@@ -471,20 +509,24 @@ def _stuck(out: DayFaults, i: int, _rng: np.random.Generator) -> None:
 
 
 def _gaps(out: DayFaults, i: int, rng: np.random.Generator) -> None:
-    out.present[i] = _gap_mask(rng, out.reported.shape[1])
-    out.cells += [(i, int(k), "gaps") for k in np.flatnonzero(~out.present[i])]
+    lost = out.present[i] & ~_gap_mask(rng, out.reported.shape[1])
+    out.present[i] &= ~lost
+    out.cells += [(i, int(k), "gaps") for k in np.flatnonzero(lost)]
 
 
 def _spikes(out: DayFaults, i: int, rng: np.random.Generator) -> None:
     for k in rng.choice(out.reported.shape[1], size=2, replace=False):
         out.reported[i, k] = round(float(out.reported[i, k] + 0.05) * rng.uniform(20, 100), 3)
-        out.cells.append((i, int(k), "spikes"))
+        if out.present[i, k]:
+            out.cells.append((i, int(k), "spikes"))
 
 
 def _duplicates(out: DayFaults, i: int, rng: np.random.Generator) -> None:
     for k in rng.choice(out.reported.shape[1], size=6, replace=False):
         conflicting = rng.random() < 0.2
         value = float(out.reported[i, k])
+        if not out.present[i, k]:
+            continue
         out.extras.append((i, int(k), round(value * 1.5 + 0.1, 3) if conflicting else value, 0))
         out.cells.append((i, int(k), "duplicate_conflicting" if conflicting
                           else "duplicate_equal"))
@@ -497,11 +539,14 @@ def _clock_offset(out: DayFaults, i: int, _rng: np.random.Generator) -> None:
 def _negative(out: DayFaults, i: int, rng: np.random.Generator) -> None:
     for k in rng.choice(out.reported.shape[1], size=2, replace=False):
         out.reported[i, k] = -round(float(out.reported[i, k]) + 0.1, 3)
-        out.cells.append((i, int(k), "negative"))
+        if out.present[i, k]:
+            out.cells.append((i, int(k), "negative"))
 
 
 def _off_grid(out: DayFaults, i: int, rng: np.random.Generator) -> None:
     for k in rng.choice(out.reported.shape[1], size=2, replace=False):
+        if not out.present[i, k]:
+            continue
         out.present[i, k] = False
         out.extras.append((i, int(k), float(out.reported[i, k]), 7))
         out.cells.append((i, int(k), "off_grid"))
@@ -535,7 +580,105 @@ _FAULTS: dict[str, Callable[[DayFaults, int, np.random.Generator], None]] = {
 }
 
 
-def _write_frame(frame: pl.DataFrame, target: Path, file_format: str) -> None:
+def never_reporting(meter_ids: np.ndarray,
+                    plan: Mapping[int, Mapping[str, float | str | int]]) -> list[str]:
+    """Meters of the plan that never report (no readings, no register reads)."""
+    return [str(meter_ids[i]) for i, f in plan.items() if f["kind"] == "never_reporting"]
+
+
+def advance_registers(registers: np.ndarray, faults: DayFaults) -> np.ndarray:
+    """Import registers [kWh] after the day: each adds what its meter physically counted."""
+    return np.round(registers + faults.register_basis.sum(axis=1), 3)
+
+
+def fault_truth(meter_ids: np.ndarray, faults: DayFaults, day: date, ends: list[datetime]
+                ) -> tuple[list[tuple[str, datetime, str]], list[tuple[str, date, str]]]:
+    """Truth rows of a day's faults: (meter, interval end, kind) and (meter, day, kind)."""
+    return ([(meter_ids[i], ends[k], kind) for i, k, kind in faults.cells],
+            [(meter_ids[i], day, kind) for i, kind in faults.meter_days])
+
+
+def fault_events(meter_ids: np.ndarray, plan: Mapping[int, Mapping[str, float | str | int]],
+                 d: int, day: date, tz: ZoneInfo = TZ) -> list[tuple[str, datetime, str]]:
+    """Clock-adjust events (local 23:54 of ``day``) ending each clock-offset fault."""
+    at = _utc(day, 23.9 * 60, tz)
+    return [(meter_ids[i], at, "clock_adjusted") for i, f in plan.items()
+            if f["kind"] == "clock_offset" and int(f["end"]) == d]
+
+
+def events_frame(rows: list[tuple[str, datetime, str]]) -> pl.DataFrame:
+    """Meter events in the canonical columns, sorted."""
+    return pl.DataFrame(sorted(rows), schema={"meter_id": pl.String,
+                                              "event_at": pl.Datetime("us", "UTC"),
+                                              "event_code": pl.String}, orient="row")
+
+
+def _customer_rows(meter_ids: np.ndarray, faults: DayFaults, *, ends: list[datetime],
+                   export: np.ndarray) -> pl.DataFrame:
+    """Delivered rows of the customer meters, with each row's clock offset [min]."""
+    reported, present, extras, offsets = (faults.reported, faults.present, faults.extras,
+                                          faults.offsets)
+    n, per_day = reported.shape
+    export = export.copy()
+    for i, values in faults.export.items():
+        export[i] = values
+    customer = pl.DataFrame({
+        "meter_id": np.repeat(meter_ids, per_day),
+        "interval_end": np.tile(_naive(ends), n),
+        "kwh_import": reported.ravel(),
+        "kwh_export": export.ravel(),
+        "_present": present.ravel(),
+        "_offset": np.repeat([offsets.get(i, 0) for i in range(n)], per_day),
+    }).filter(pl.col("_present"))
+    if extras:
+        extra = pl.DataFrame({
+            "meter_id": [meter_ids[i] for i, _, _, _ in extras],
+            "interval_end": _naive([ends[k] for _, k, _, _ in extras]),
+            "kwh_import": [v for _, _, v, _ in extras],
+            "kwh_export": [float(export[i, k]) for i, k, _, _ in extras],
+            "_present": [True] * len(extras), "_offset": [m for _, _, _, m in extras]})
+        customer = pl.concat([customer, extra])
+    return customer
+
+
+def _as_delivered(frame: pl.DataFrame, per_day: int) -> pl.DataFrame:
+    """Rows with their clock offsets applied, in the canonical readings columns."""
+    return frame.with_columns(
+        (pl.col("interval_end") + pl.duration(minutes=pl.col("_offset")))
+        .dt.replace_time_zone("UTC"),
+        pl.lit(24 * 60 // per_day, dtype=pl.Int32).alias("interval_minutes"),
+        pl.col("kwh_export").fill_nan(None),
+    ).select("meter_id", "interval_end", "interval_minutes", "kwh_import", "kwh_export") \
+        .sort("meter_id", "interval_end", maintain_order=True)
+
+
+def delivered_readings(meter_ids: np.ndarray, faults: DayFaults, *, ends: list[datetime],
+                       export: np.ndarray) -> pl.DataFrame:
+    """Interval rows of one day as a head-end delivers them after the meter faults.
+
+    ``export`` is the true export (meters × intervals, NaN for a meter without an export
+    channel); ``ends`` the UTC end of each interval of the day.
+    """
+    return _as_delivered(_customer_rows(meter_ids, faults, ends=ends, export=export),
+                         len(ends))
+
+
+def registers_frame(meter_ids: np.ndarray, day: date, *, imports: np.ndarray,
+                    exports: np.ndarray, silent: Sequence[str] = (),
+                    tz: ZoneInfo = TZ) -> pl.DataFrame:
+    """Daily register reads [kWh] at the local midnight that ends ``day``.
+
+    A NaN export means the meter has no export register; ``silent`` meters send none.
+    """
+    return pl.DataFrame({
+        "meter_id": meter_ids, "read_at": [_utc(day + timedelta(days=1), tz=tz)] * len(meter_ids),
+        "register_kwh_import": imports, "register_kwh_export": exports,
+    }).with_columns(
+        pl.col("register_kwh_export").fill_nan(None), pl.col("read_at").dt.replace_time_zone("UTC")
+    ).filter(~pl.col("meter_id").is_in(list(silent)))
+
+
+def write_frame(frame: pl.DataFrame, target: Path, file_format: str) -> None:
     """Write a landing or truth file atomically and deterministically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -599,21 +742,21 @@ def _write_reference_files(p: Province, spec: ProvinceSpec, landing: Path
                            ) -> dict[int, tuple[int, int]]:
     """Write meters, temperature and DR events; return the DR windows per day index."""
     per_day = 1440 // spec.interval_minutes
-    _write_frame(meters_table(p, spec), landing / "meters.csv", "csv")
+    write_frame(meters_table(p, spec), landing / "meters.csv", "csv")
     # What the utility knows of each TBA: its rating and the technical loss of its LV
     # network at no load and at rated load (the generator's own loss model).
-    _write_frame(pl.DataFrame({
+    write_frame(pl.DataFrame({
         "transformer_id": p.tx_ids, "rated_kva": p.tx_kva.astype(float),
         "fixed_loss_kw": p.tx_p0_kw, "load_loss_kw": np.round(p.tx_k * p.tx_kva**2, 4),
     }), landing / "transformers.csv", "csv")
     days = [spec.start + timedelta(days=d) for d in range(spec.days)]
     temps = [mean_temperature(day, spec.seed) for day in days]
-    _write_frame(pl.DataFrame({"date": [d.isoformat() for d in days], "temp_c_mean": temps}),
+    write_frame(pl.DataFrame({"date": [d.isoformat() for d in days], "temp_c_mean": temps}),
                  landing / "temperature.csv", "csv")
     # Demand response on the hottest working days, 17:30–20:30 local.
     hot = sorted((t, d) for d, t in enumerate(temps) if day_type(days[d]) == "workday")[-3:]
     dr_windows = {d: (35 * per_day // 48, 41 * per_day // 48) for _, d in hot}
-    _write_frame(pl.DataFrame({
+    write_frame(pl.DataFrame({
         "event_id": [f"DR-{days[d]:%Y%m%d}" for d in sorted(dr_windows)],
         "start_at": [_iso(_utc(days[d], 17.5 * 60)) for d in sorted(dr_windows)],
         "end_at": [_iso(_utc(days[d], 20.5 * 60)) for d in sorted(dr_windows)],
@@ -630,7 +773,6 @@ def generate_province(spec: ProvinceSpec, landing: Path, truth: Path,
     landing, truth = Path(landing), Path(truth)
     p = build_province(spec)
     ext = spec.file_format
-    per_day = 1440 // spec.interval_minutes
     step = spec.interval_minutes
     files = 0
     dr_windows = _write_reference_files(p, spec, landing)
@@ -647,42 +789,43 @@ def generate_province(spec: ProvinceSpec, landing: Path, truth: Path,
     tx_days, rows_written = [], 0
     fault_cells: list[tuple[str, datetime, str]] = []
     fault_days: list[tuple[str, date, str]] = []
+    silent = never_reporting(p.meter_id, p.fault)
     for d, day in enumerate(days):
         res = simulate_day(p, spec, d, dr_windows)
         flows = transformer_intervals(p, res)
-        faults = _apply_faults(p, spec, d, res.registered.copy())
-        basis, offsets = faults.register_basis, faults.offsets
-        ends = [_utc(day, (k + 1) * step) for k in range(per_day)]
+        faults = apply_faults(p.fault, d, res.registered.copy())
+        ends = day_ends(day, step)
         readings = _readings_frame(p, res, faults, ends=ends, flows=flows, total_ids=total_ids)
-        fault_cells += [(p.meter_id[i], ends[k], kind) for i, k, kind in faults.cells]
-        fault_days += [(p.meter_id[i], day, kind) for i, kind in faults.meter_days]
+        cells, meter_days = fault_truth(p.meter_id, faults, day, ends)
+        fault_cells += cells
+        fault_days += meter_days
         rows_written += readings.height
         name = f"{day.isoformat()}.{ext}"
-        _write_frame(readings, landing / f"readings_{name}", ext)
-        register_import = np.round(register_import + basis.sum(axis=1), 3)
+        write_frame(readings, landing / f"readings_{name}", ext)
+        register_import = advance_registers(register_import, faults)
         register_export = np.round(register_export + res.true_export.sum(axis=1), 3)
         total_reg_import = np.round(total_reg_import + flows["total_import_kwh"].sum(axis=1), 3)
         total_reg_export = np.round(total_reg_export + flows["total_export_kwh"].sum(axis=1), 3)
-        registers = _registers_frame(
-            p, day, ids=np.concatenate([p.meter_id, total_ids]),
+        registers = registers_frame(
+            np.concatenate([p.meter_id, total_ids]), day,
             imports=np.concatenate([register_import, total_reg_import]),
             exports=np.concatenate([np.where(p.solar_kwp > 0, register_export, np.nan),
-                                    total_reg_export]))
-        _write_frame(registers, landing / f"registers_{name}", ext)
-        _write_frame(_events_frame(p, spec, d, day, offsets), landing / f"events_{name}", ext)
+                                    total_reg_export]), silent=silent)
+        write_frame(registers, landing / f"registers_{name}", ext)
+        write_frame(_events_frame(p, spec, d, day), landing / f"events_{name}", ext)
         files += 3
         tx_days.append(_truth_day(p, flows, day, ends=ends,
                                   unclean_tx=_unclean_transformers(p, res, d), truth=truth))
         if spec.write_true_readings:
-            _write_true_readings(p, res, ends, truth / f"true_readings_{day.isoformat()}.parquet")
+            write_true_readings(p.meter_id, ends, true_import=res.true_import,
+                                true_export=res.true_export, registered=res.registered,
+                                target=truth / f"true_readings_{day.isoformat()}.parquet")
         if progress:
             progress(d + 1, spec.days)
-    _write_frame(pl.concat(tx_days), truth / "transformer_days.parquet", "parquet")
-    _write_frame(pl.DataFrame(p.injections, schema={
-        "meter_id": pl.String, "category": pl.String, "kind": pl.String, "onset": pl.String,
-        "end": pl.String, "params": pl.String}), truth / "injections.csv", "csv")
-    _write_frame(meter_labels(p), truth / "meters.parquet", "parquet")
-    _write_fault_truth(truth, fault_cells, fault_days)
+    write_frame(pl.concat(tx_days), truth / "transformer_days.parquet", "parquet")
+    write_injections(truth, p.injections)
+    write_frame(meter_labels(p), truth / "meters.parquet", "parquet")
+    write_fault_truth(truth, fault_cells, fault_days)
     return GenerationSummary(
         customers=n, transformers=n_tx, feeders=len(p.feeder_ids), branches=len(p.branch_ids),
         reading_rows=rows_written, thefts=len(p.theft), faults=len(p.fault), files=files,
@@ -698,103 +841,91 @@ def _unclean_transformers(p: Province, res: DayResult, d: int) -> np.ndarray:
     return unclean
 
 
-def _write_true_readings(p: Province, res: DayResult, ends: list[datetime], target: Path) -> None:
-    """What every customer meter truly used and what it registered, per interval."""
+def write_true_readings(meter_ids: np.ndarray, ends: list[datetime], *,
+                        true_import: np.ndarray, true_export: np.ndarray,
+                        registered: np.ndarray, target: Path,
+                        keep: np.ndarray | None = None) -> None:
+    """What every customer meter truly used and what it registered, per interval [kWh].
+
+    ``keep`` (meters × intervals) leaves out intervals whose truth is unknown.
+    """
     per_day = len(ends)
-    _write_frame(pl.DataFrame({
-        "meter_id": np.repeat(p.meter_id, per_day),
-        "interval_end": ends * len(p.meter_id),
-        "true_kwh_import": res.true_import.ravel(),
-        "true_kwh_export": res.true_export.ravel(),
-        "registered_kwh_import": res.registered.ravel(),
-    }), target, "parquet")
+    frame = pl.DataFrame({
+        "meter_id": np.repeat(meter_ids, per_day),
+        "interval_end": ends * len(meter_ids),
+        "true_kwh_import": true_import.ravel(),
+        "true_kwh_export": true_export.ravel(),
+        "registered_kwh_import": registered.ravel(),
+    })
+    write_frame(frame if keep is None else frame.filter(pl.Series(keep.ravel())), target,
+                "parquet")
 
 
-def _write_fault_truth(truth: Path, cells: list[tuple[str, datetime, str]],
-                       days: list[tuple[str, date, str]]) -> None:
+def write_fault_truth(truth: Path, cells: list[tuple[str, datetime, str]],
+                      days: list[tuple[str, date, str]]) -> None:
     """Which intervals and meter-days the meter faults touched (for the VEE evaluation)."""
-    _write_frame(pl.DataFrame(cells, schema={
+    write_frame(pl.DataFrame(cells, schema={
         "meter_id": pl.String, "interval_end": pl.Datetime("us", "UTC"), "kind": pl.String},
         orient="row"), truth / "fault_cells.parquet", "parquet")
-    _write_frame(pl.DataFrame(days, schema={
+    write_frame(pl.DataFrame(days, schema={
         "meter_id": pl.String, "date": pl.Date, "kind": pl.String}, orient="row"),
         truth / "fault_days.parquet", "parquet")
 
 
-def meter_labels(p: Province) -> pl.DataFrame:
-    """Truth label per customer meter: ``clean`` or the theft / fault kind."""
-    n = len(p.meter_id)
+def write_injections(truth: Path, rows: list[dict[str, object]]) -> None:
+    """The truth list of injections: meter, category, kind, period (UTC), parameters."""
+    write_frame(pl.DataFrame(rows, schema={
+        "meter_id": pl.String, "category": pl.String, "kind": pl.String, "onset": pl.String,
+        "end": pl.String, "params": pl.String}), truth / "injections.csv", "csv")
+
+
+def labels_frame(meter_ids: np.ndarray, *, customer_group: Sequence[str] | np.ndarray,
+                 transformer_id: np.ndarray, solar: np.ndarray,
+                 marks: Mapping[int, tuple[str, str]]) -> pl.DataFrame:
+    """Truth label per customer meter: ``clean`` or its (category, kind) from ``marks``."""
+    n = len(meter_ids)
     labels = np.array(["clean"] * n, dtype=object)
     category = np.array(["clean"] * n, dtype=object)
-    for i, t in p.theft.items():
-        labels[i], category[i] = t["kind"], "theft"
-    for i, f in p.fault.items():
-        labels[i], category[i] = f["kind"], "fault"
+    for i, (what, kind) in marks.items():
+        labels[i], category[i] = kind, what
     return pl.DataFrame({
-        "meter_id": p.meter_id, "customer_group": [GROUPS[g] for g in p.group],
-        "transformer_id": p.tx_ids[p.tx], "solar": p.solar_kwp > 0,
+        "meter_id": meter_ids, "customer_group": customer_group,
+        "transformer_id": transformer_id, "solar": solar,
         "category": category.astype(str), "label": labels.astype(str),
     })
+
+
+def fault_marks(plan: Mapping[int, Mapping[str, float | str | int]]
+                ) -> dict[int, tuple[str, str]]:
+    """Truth labels of faulty meters for :func:`labels_frame`."""
+    return {i: ("fault", str(f["kind"])) for i, f in plan.items()}
+
+
+def meter_labels(p: Province) -> pl.DataFrame:
+    """Truth label per customer meter: ``clean`` or the theft / fault kind."""
+    marks = {i: ("theft", str(t["kind"])) for i, t in p.theft.items()} | fault_marks(p.fault)
+    return labels_frame(p.meter_id, customer_group=[GROUPS[g] for g in p.group],
+                        transformer_id=p.tx_ids[p.tx], solar=p.solar_kwp > 0, marks=marks)
 
 
 def _readings_frame(p: Province, res: DayResult, faults: DayFaults, *, ends: list[datetime],
                     flows: dict[str, np.ndarray], total_ids: np.ndarray) -> pl.DataFrame:
     """Interval rows of one day as delivered: customers (after faults) and total meters."""
-    reported, present, extras, offsets = (faults.reported, faults.present, faults.extras,
-                                          faults.offsets)
-    n, per_day = reported.shape
-    has_export = p.solar_kwp > 0
-    export = np.where(has_export[:, None], res.true_export, np.nan)
-    for i, values in faults.export.items():
-        export[i] = values
-    ends_arr = _naive(ends)
-    customer = pl.DataFrame({
-        "meter_id": np.repeat(p.meter_id, per_day),
-        "interval_end": np.tile(ends_arr, n),
-        "kwh_import": reported.ravel(),
-        "kwh_export": export.ravel(),
-        "_present": present.ravel(),
-        "_offset": np.repeat([offsets.get(i, 0) for i in range(n)], per_day),
-    }).filter(pl.col("_present"))
-    if extras:
-        extra = pl.DataFrame({
-            "meter_id": [p.meter_id[i] for i, _, _, _ in extras],
-            "interval_end": _naive([ends[k] for _, k, _, _ in extras]),
-            "kwh_import": [v for _, _, v, _ in extras],
-            "kwh_export": [float(export[i, k]) for i, k, _, _ in extras],
-            "_present": [True] * len(extras), "_offset": [m for _, _, _, m in extras]})
-        customer = pl.concat([customer, extra])
+    per_day = len(ends)
+    export = np.where((p.solar_kwp > 0)[:, None], res.true_export, np.nan)
+    customer = _customer_rows(p.meter_id, faults, ends=ends, export=export)
     totals = pl.DataFrame({
         "meter_id": np.repeat(total_ids, per_day),
-        "interval_end": np.tile(ends_arr, len(total_ids)),
+        "interval_end": np.tile(_naive(ends), len(total_ids)),
         "kwh_import": flows["total_import_kwh"].ravel(),
         "kwh_export": flows["total_export_kwh"].ravel(),
         "_present": True, "_offset": 0,
     })
-    frame = pl.concat([customer, totals.with_columns(pl.col("_offset").cast(pl.Int64))])
-    return frame.with_columns(
-        (pl.col("interval_end") + pl.duration(minutes=pl.col("_offset")))
-        .dt.replace_time_zone("UTC"),
-        pl.lit(24 * 60 // per_day, dtype=pl.Int32).alias("interval_minutes"),
-        pl.col("kwh_export").fill_nan(None),
-    ).select("meter_id", "interval_end", "interval_minutes", "kwh_import", "kwh_export") \
-        .sort("meter_id", "interval_end", maintain_order=True)
+    return _as_delivered(
+        pl.concat([customer, totals.with_columns(pl.col("_offset").cast(pl.Int64))]), per_day)
 
 
-def _registers_frame(p: Province, day: date, *, ids: np.ndarray, imports: np.ndarray,
-                     exports: np.ndarray) -> pl.DataFrame:
-    """Daily register reads at local midnight ending ``day`` (never-reporting meters: none)."""
-    never = [p.meter_id[i] for i, f in p.fault.items() if f["kind"] == "never_reporting"]
-    return pl.DataFrame({
-        "meter_id": ids, "read_at": [_utc(day + timedelta(days=1))] * len(ids),
-        "register_kwh_import": imports, "register_kwh_export": exports,
-    }).with_columns(
-        pl.col("register_kwh_export").fill_nan(None), pl.col("read_at").dt.replace_time_zone("UTC")
-    ).filter(~pl.col("meter_id").is_in(never))
-
-
-def _events_frame(p: Province, spec: ProvinceSpec, d: int, day: date,
-                  offsets: dict[int, int]) -> pl.DataFrame:
+def _events_frame(p: Province, spec: ProvinceSpec, d: int, day: date) -> pl.DataFrame:
     """Meter events of one day: tamper at theft onset, outages, clock adjustments."""
     rows: list[tuple[str, datetime, str]] = []
     step = spec.interval_minutes
@@ -806,12 +937,8 @@ def _events_frame(p: Province, spec: ProvinceSpec, d: int, day: date,
         if oday == d:
             rows.append((p.meter_id[i], _utc(day, first * step), "power_off"))
             rows.append((p.meter_id[i], _utc(day, last * step), "power_on"))
-    for i, f in p.fault.items():
-        if f["kind"] == "clock_offset" and int(f["end"]) == d:
-            rows.append((p.meter_id[i], _utc(day, 23.9 * 60), "clock_adjusted"))
-    return pl.DataFrame(sorted(rows), schema={"meter_id": pl.String,
-                                              "event_at": pl.Datetime("us", "UTC"),
-                                              "event_code": pl.String}, orient="row")
+    rows += fault_events(p.meter_id, p.fault, d, day)
+    return events_frame(rows)
 
 
 def _truth_day(p: Province, flows: dict[str, np.ndarray], day: date, *, ends: list[datetime],
@@ -823,7 +950,7 @@ def _truth_day(p: Province, flows: dict[str, np.ndarray], day: date, *, ends: li
         "interval_end": np.tile(_naive(ends), n_tx),
         **{k: v.ravel() for k, v in flows.items()},
     }).with_columns(pl.col("interval_end").dt.replace_time_zone("UTC"))
-    _write_frame(interval, truth / f"transformer_intervals_{day.isoformat()}.parquet",
+    write_frame(interval, truth / f"transformer_intervals_{day.isoformat()}.parquet",
                  "parquet")
     sums = {k: v.sum(axis=1) for k, v in flows.items()}
     measured_loss = (sums["total_import_kwh"] - sums["total_export_kwh"]

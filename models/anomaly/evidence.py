@@ -30,9 +30,10 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from ami.errors import InputError
+from ami.instants import instant
 from ami.settings import Settings
 from models.anomaly.signals import Window, local_midnight
-from quality.parse import instant, number
+from quality.parse import number
 from quality.sources import current_files
 from warehouse import Warehouse
 from warehouse.layout import FILEDROP_DATASET, HES_API_DATASET
@@ -653,6 +654,18 @@ EVIDENCE_TYPES: dict[str, pl.DataType] = {
 }
 
 
+def add_note(notes: list[str] | None, text: str) -> None:
+    """Append ``text`` to the caller's ``notes`` once (nothing when no list was given).
+
+    Notes are the anomaly scoring's lines for people about an optional enrichment
+    (prices, events, register reads, topology, inspection outcomes) that did not cover
+    the scored window and was left out: the ranking is still produced, and the note says
+    once what is missing and how to add it.
+    """
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
 def with_evidence(
     signals: pl.DataFrame,
     *,
@@ -660,20 +673,43 @@ def with_evidence(
     events: pl.LazyFrame | pl.DataFrame | None = None,
     registers: pl.LazyFrame | pl.DataFrame | None = None,
     day_energy: pl.DataFrame | pl.LazyFrame | None = None,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
     """The signal table with the event and register evidence of ``EVIDENCE_TYPES`` joined.
 
     The window is the signals' own (``window_end``); a missing source gives null columns.
+    A source that was given but holds nothing usable for the window (events or reads
+    outside it, register reads without the load-profile day energy to compare with)
+    gives null columns too, and one line in ``notes`` (see :func:`add_note`).
+
+    Raises:
+        InputError: a given source lacks a required column or has a wrong type.
+
     """
     end = signals["window_end"].max()
     out = signals
     if isinstance(end, datetime):
         window = Window.ending(end, settings)
+        days = f"{window.first_day}–{window.end_day}"
         if events is not None:
-            out = out.join(event_signals(events, window, settings=settings), on="meter_id",
-                           how="left")
+            counted = event_signals(events, window, settings=settings)
+            if counted.is_empty():
+                add_note(notes, "event evidence left out: none of the given meter events is "
+                         "a counted alarm (cover open, magnetic tamper, reverse current, "
+                         f"power off) on the scored local days {days}")
+            out = out.join(counted, on="meter_id", how="left")
+        if registers is not None and day_energy is None:
+            add_note(notes, "register evidence left out: there is no load-profile day energy "
+                     f"for the scored local days {days} to compare the register reads with "
+                     "(in the warehouse: gold meter_day, built by the ami_losses DAG)")
         if registers is not None and day_energy is not None:
             found = register_signals(registers, day_energy, window, settings=settings)
+            compared = found.filter(pl.col("register_days_recent").is_not_null()
+                                    | pl.col("register_days_hist").is_not_null())
+            if compared.is_empty():
+                add_note(notes, "register evidence left out: no two register reads of a "
+                         "meter bracket complete days of load profile on the scored local "
+                         f"days {days}")
             out = out.join(found, on="meter_id", how="left")
     return out.with_columns(
         (pl.col(name).cast(dtype) if name in out.columns else pl.lit(None, dtype)).alias(name)

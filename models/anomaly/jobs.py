@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from ami.errors import InputError, NoDataError
+from ami.instants import HINT, instant, problem
 from ami.settings import Settings
 from models.anomaly.evidence import read_bronze_events, read_bronze_registers, with_evidence
 from models.anomaly.inspections import read_inspections
-from models.anomaly.scorer import score_meters, score_signals
+from models.anomaly.scorer import note_unlisted_meters, score_meters, score_signals
 from models.anomaly.signals import (
     Window,
     day_bins,
@@ -19,23 +21,36 @@ from models.anomaly.signals import (
     signals_from_bins,
     topology_digest,
 )
+from pipelines.filedrop.profiles import load_profiles
+from pipelines.filedrop.reader import profile_of, write_canonical
 from quality.meters import parse_meters
-from quality.parse import instant, number, read_table, scan_table
+from quality.parse import number, read_table
 from warehouse import Warehouse, partition_meta, write_partition, write_table
 
-#: Timestamps without a zone that readings files may use (read as local time).
-NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M",
-                 "%Y-%m-%dT%H:%M")
 
-
-def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
+def _readings_from_file(path: Path, settings: Settings, workdir: Path) -> pl.LazyFrame:
     """Canonical readings from a CSV or Parquet file, typed lazily; bad rows named.
 
-    ``interval_end`` is an ISO 8601 instant; one written without a zone (as many public
-    data sets are) is read as local time (``settings.timezone``). The file is scanned, not
-    loaded: a data set of a hundred million rows streams through the scoring.
+    The file is read by the landing zone's reader, so any source profile works (the
+    Vietnamese vendor export as well as the canonical columns); a canonical CSV or a
+    Parquet file is scanned, not loaded, and a data set of a hundred million rows streams
+    through the scoring (other files are first streamed to Parquet in ``workdir``).
+    ``interval_end`` is any ISO 8601 instant (:mod:`ami.instants`); one written without a
+    zone (as many public data sets are) is read as local time (``settings.timezone``).
     """
-    lf = scan_table(path)
+    if not path.exists():
+        raise InputError("the readings file does not exist", file=str(path),
+                         fix="check the path")
+    profile = profile_of(path, "readings", load_profiles(settings.source_profiles_dir))
+    if profile == "parquet":
+        lf = pl.scan_parquet(path)
+    elif profile == "canonical" and path.suffix.lower() == ".csv":
+        lf = pl.scan_csv(path, infer_schema=False).with_row_index("_row", offset=1)
+    else:
+        write_canonical(path, "readings", workdir,
+                        profiles=load_profiles(settings.source_profiles_dir),
+                        default_minutes=settings.interval_minutes)
+        lf = pl.scan_parquet(workdir / "*.parquet", missing_columns="insert")
     schema = lf.collect_schema()
     for column in ("meter_id", "interval_end", "kwh_import"):
         if column not in schema:
@@ -47,45 +62,30 @@ def _readings_from_file(path: Path, settings: Settings) -> pl.LazyFrame:
                 fix="give canonical readings: meter_id, interval_end, kwh_import "
                 "(+ interval_minutes, kwh_export)",
             )
-    end_type = schema["interval_end"]
-    if end_type == pl.String:
-        text = pl.col("interval_end").str.strip_chars()
-        naive = (
-            pl.coalesce([
-                text.str.to_datetime(form, time_unit="us", strict=False)
-                for form in NAIVE_FORMATS
-            ])
-            .dt.replace_time_zone(settings.timezone, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC")
-        )
-        parsed = pl.coalesce(instant("interval_end"), naive)
-        bad = (
-            lf.with_row_index("_i")
-            .filter(parsed.is_null() & pl.col("interval_end").is_not_null())
-            .select("_i")
-            .head(1)
-            .collect(engine="streaming")
-        )
-        if bad.height:
-            raise InputError(
-                "interval_end is not an ISO 8601 instant with zone",
-                file=str(path),
-                row=int(bad["_i"][0]) + 1,
-                column="interval_end",
-                fix="write e.g. 2026-10-01T17:30:00Z (or 2026-10-02 00:30:00 in local time)",
-            )
-        lf = lf.with_columns(parsed.alias("interval_end"))
-    elif isinstance(end_type, pl.Datetime) and end_type.time_zone is None:
-        lf = lf.with_columns(
-            pl.col("interval_end").dt.replace_time_zone(settings.timezone, ambiguous="earliest")
+    if "_invalid" in schema:
+        malformed = lf.filter(pl.col("_invalid").is_not_null()).select("_row", "_invalid") \
+            .head(1).collect()
+        if malformed.height:
+            raise InputError(str(malformed["_invalid"][0]), file=str(path),
+                             row=int(malformed["_row"][0]))
+    parsed = instant("interval_end", zone=settings.timezone)
+    numbered = lf if "_row" in schema else lf.with_row_index("_row", offset=1)
+    bad = numbered.filter(parsed.is_null() & pl.col("interval_end").is_not_null()) \
+        .select("_row", pl.col("interval_end").cast(pl.String)).head(1) \
+        .collect(engine="streaming")
+    if bad.height:
+        raise InputError(
+            f"interval_end {problem(bad['interval_end'][0])}",
+            file=str(path),
+            row=int(bad["_row"][0]),
+            column="interval_end",
+            fix=f"{HINT} (or a local time without zone, read in {settings.timezone})",
         )
     # Numbers that do not parse are missing values; a missing interval_minutes is inferred
     # per meter from its readings' steps (signals.py).
     numeric = [c for c in ("kwh_import", "kwh_export", "interval_minutes")
                if c in schema and schema[c] == pl.String]
-    return lf.with_columns(number(c) for c in numeric).with_columns(
-        pl.col("interval_end").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-    )
+    return lf.with_columns(number(c) for c in numeric).with_columns(parsed)
 
 
 def score_files(
@@ -96,9 +96,24 @@ def score_files(
     settings: Settings,
     events: Path | None = None,
     registers: Path | None = None,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
-    """``ami anomalies score``: read the files, return one scored row per meter."""
-    lazy = _readings_from_file(readings, settings)
+    """``ami anomalies score``: read the files, return one scored row per meter.
+
+    Optional enrichments that do not cover the window (no tariff in force, events or
+    register reads outside it, meters the meters table does not list, too few inspection
+    outcomes) are left out with one line each in ``notes`` (``score_meters``); a file that
+    cannot be read or lacks a required column still raises ``InputError``.
+    """
+    with tempfile.TemporaryDirectory(prefix="ami-readings-") as workdir:
+        return _score_files(readings, meters, labels, settings=settings, events=events,
+                            registers=registers, notes=notes, workdir=Path(workdir))
+
+
+def _score_files(readings: Path, meters: Path | None, labels: Path | None, *,
+                 settings: Settings, events: Path | None, registers: Path | None,
+                 notes: list[str] | None, workdir: Path) -> pl.DataFrame:
+    lazy = _readings_from_file(readings, settings, workdir)
     meter_frame = None
     if meters is not None:
         raw = read_table(meters)
@@ -111,6 +126,7 @@ def score_files(
         lazy, meter_frame, label_frame, settings=settings,
         events=read_table(events) if events is not None else None,
         registers=read_table(registers) if registers is not None else None,
+        notes=notes,
     )
 
 
@@ -166,17 +182,18 @@ def build_hour_day(day: str, *, settings: Settings) -> int:
     return bins.height
 
 
-def score_warehouse(*, settings: Settings) -> int:
+def score_warehouse(*, settings: Settings, notes: list[str] | None = None) -> int:
     """Score every customer meter on the latest silver days; returns the meter count.
 
     Hour bins are built for the days that lack current ones (after each day's data that is
     the new day only), then the window is scored from the bins, learning from the recorded
-    inspection outcomes.
+    inspection outcomes. What was left out of the scoring is appended to ``notes``
+    (``score_days``).
     """
     for day in pending_hour_days(settings=settings):
         build_hour_day(day, settings=settings)
     warehouse = Warehouse.at(settings.warehouse)
-    return score_days(_window_days(warehouse, settings), settings=settings).height
+    return score_days(_window_days(warehouse, settings), settings=settings, notes=notes).height
 
 
 def _gold_days(warehouse: Warehouse, table: str, days: list[str]) -> pl.LazyFrame | None:
@@ -216,8 +233,16 @@ def _complete_days(warehouse: Warehouse, days: list[str]) -> pl.DataFrame | None
     )
 
 
-def score_days(days: list[str], *, settings: Settings) -> pl.DataFrame:
-    """Score the window of ``days`` from their stored hour bins into gold ``anomaly_scores``."""
+def score_days(
+    days: list[str], *, settings: Settings, notes: list[str] | None = None
+) -> pl.DataFrame:
+    """Score the window of ``days`` from their stored hour bins into gold ``anomaly_scores``.
+
+    Optional enrichments missing for the window — a tariff, gold day balances (the
+    transformer losses) or meter_day (the register comparison), bronze events and register
+    reads, meters in the silver meters table, recorded inspections — are left out, with
+    one line each appended to ``notes``; the scores are written regardless.
+    """
     warehouse = Warehouse.at(settings.warehouse)
     bins = (
         warehouse.scan("anomaly_hours")
@@ -227,9 +252,11 @@ def score_days(days: list[str], *, settings: Settings) -> pl.DataFrame:
             {day: date.fromisoformat(day) for day in days}, return_dtype=pl.Date))
         .drop("date")
     )
-    signals = signals_from_bins(bins, _meters(warehouse), settings=settings,
+    meters = _meters(warehouse)
+    signals = signals_from_bins(bins, meters, settings=settings,
                                 as_of=_day_end(days[-1], settings),
                                 transformer_losses=_transformer_losses(warehouse, days))
+    note_unlisted_meters(signals, meters, notes)
     window = Window.ending(_day_end(days[-1], settings), settings)
     signals = with_evidence(
         signals, settings=settings,
@@ -238,8 +265,9 @@ def score_days(days: list[str], *, settings: Settings) -> pl.DataFrame:
         registers=read_bronze_registers(warehouse, window.first_day, window.end_day,
                                         settings=settings),
         day_energy=_complete_days(warehouse, days),
+        notes=notes,
     )
-    scored = score_signals(signals, read_inspections(warehouse), settings=settings)
+    scored = score_signals(signals, read_inspections(warehouse), settings=settings, notes=notes)
     write_table(scored, "anomaly_scores", warehouse=warehouse, sort_by=("rank",),
                 sources={"days": f"{days[0]}..{days[-1]}"})
     return scored

@@ -15,7 +15,7 @@ The score is bounded 0-1 and monotone in the evidence; it is a priority, not a p
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Self
 
 import numpy as np
@@ -25,13 +25,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from ami.errors import InputError
+from ami.errors import InputError, NoDataError
+from ami.instants import instant
 from ami.settings import Settings
-from ami.tariffs import load_tariffs, unbilled_vnd
-from models.anomaly.evidence import day_energy_from_readings, with_evidence
+from ami.tariffs import load_tariffs, tariff_on, unbilled_vnd
+from models.anomaly.evidence import add_note, day_energy_from_readings, with_evidence
 from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
-from models.anomaly.signals import Window, compute_signals, normalise_readings
-from quality.parse import instant
+from models.anomaly.signals import MIN_LOSS_DAYS, Window, compute_signals, normalise_readings
 
 RULE_CODES = (
     "DROP", "SEASON_DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH",
@@ -337,6 +337,24 @@ def _supervised_features(frame: pl.DataFrame) -> np.ndarray:
     return out.to_numpy().astype(np.float64)  # nulls → NaN, which the trees handle
 
 
+def _latest_labels(labels: pl.DataFrame) -> pl.DataFrame:
+    """The latest validated inspection outcome of each meter."""
+    return (
+        validate_labels(labels)
+        .sort("meter_id", "inspected_at")
+        .unique(subset="meter_id", keep="last", maintain_order=True)
+    )
+
+
+def _labels_in_memory(frame: pl.DataFrame, labels: pl.DataFrame,
+                      memory: timedelta) -> pl.DataFrame:
+    """Rows of ``frame`` with their meter's outcome inspected in ``memory`` up to window_end."""
+    return frame.join(labels, on="meter_id", how="inner").filter(
+        (pl.col("inspected_at") <= pl.col("window_end"))
+        & (pl.col("inspected_at") > pl.col("window_end") - memory)
+    )
+
+
 class SupervisedModel:
     """Gradient boosting on inspection outcomes, stacked with the unsupervised score.
 
@@ -355,10 +373,7 @@ class SupervisedModel:
     def train(cls, frame: pl.DataFrame, labels: pl.DataFrame, *, seed: int,
               memory: timedelta) -> SupervisedModel | None:
         """The model, or None when the labels cannot support one (too few of a class)."""
-        joined = frame.join(labels, on="meter_id", how="inner").filter(
-            (pl.col("inspected_at") <= pl.col("window_end"))
-            & (pl.col("inspected_at") > pl.col("window_end") - memory)
-        )
+        joined = _labels_in_memory(frame, labels, memory)
         y = (joined["outcome"] == "theft").to_numpy()
         positives, negatives = int(y.sum()), int((~y).sum())
         if min(positives, negatives) < MIN_CLASS_LABELS:
@@ -434,11 +449,7 @@ class AnomalyScorer(BaseModel):
         self._labels = None
         self._supervised = None
         if labels is not None and labels.height:
-            latest = (
-                validate_labels(labels)
-                .sort("meter_id", "inspected_at")
-                .unique(subset="meter_id", keep="last", maintain_order=True)
-            )
+            latest = _latest_labels(labels)
             self._labels = latest
             self._multipliers = self._learn_multipliers(signals, latest)
             self._supervised = SupervisedModel.train(
@@ -736,20 +747,30 @@ def score_meters(
     scorer: AnomalyScorer | None = None,
     events: pl.LazyFrame | pl.DataFrame | None = None,
     registers: pl.LazyFrame | pl.DataFrame | None = None,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
     """Rank customer meters by theft/waste suspicion over the window ending at ``as_of``.
 
     Returns one row per customer meter with ``OUTPUT_COLUMNS``: ``score`` [0-1, higher =
     more suspicious], ``rank`` (1 = most suspicious, ties by meter_id), Vietnamese
     ``reasons`` and English ``reasons_en`` (``CODE: text (evidence)`` joined by "; "),
-    ``reason_codes``, ``est_unbilled_kwh_month`` [kWh per 30 d] and its value
-    ``est_unbilled_vnd_month`` [VND, excluding VAT, at the customer group's tariff; no
-    group = household], ``customer_group`` and ``model`` (``unsupervised``, or
-    ``supervised`` once inspection outcomes could train one). Meter ``events`` and
-    ``registers`` (DESIGN.md §4), when given, add tamper, reverse-current and
-    register-versus-profile evidence.
+    ``reason_codes``, ``est_unbilled_kwh_month`` [kWh per 30 d; 0 = no energy estimated
+    at stake] and its value ``est_unbilled_vnd_month`` [VND, excluding VAT, at the
+    customer group's tariff; no group = household], ``customer_group`` and ``model``
+    (``unsupervised``, or ``supervised`` once inspection outcomes could train one). Meter
+    ``events`` and ``registers`` (DESIGN.md §4), when given, add tamper, reverse-current
+    and register-versus-profile evidence.
+
+    Optional enrichments never withhold the ranking: prices, events, register reads, the
+    meters table (topology, groups) and inspection outcomes that do not cover the window
+    are left out of it, and one line per cause is appended to ``notes`` (when a list is
+    given) saying what is missing and how to add it. In particular, when no tariff is in
+    force on the window's last local day, ``est_unbilled_vnd_month`` is null (not priced)
+    for every meter; with a tariff it is 0 exactly where ``est_unbilled_kwh_month`` is 0.
+    Bad input (a missing required column, a wrong type) still raises ``InputError``.
     """
     signals = compute_signals(readings, meters, settings=settings, as_of=as_of)
+    note_unlisted_meters(signals, meters, notes)
     if events is not None or registers is not None:
         window = Window.ending(signals["window_end"].max(), settings)  # type: ignore[arg-type]
         day_energy = (
@@ -758,8 +779,8 @@ def score_meters(
             if registers is not None else None
         )
         signals = with_evidence(signals, settings=settings, events=events, registers=registers,
-                                day_energy=day_energy)
-    return score_signals(signals, labels, settings=settings, scorer=scorer)
+                                day_energy=day_energy, notes=notes)
+    return score_signals(signals, labels, settings=settings, scorer=scorer, notes=notes)
 
 
 def score_signals(
@@ -768,8 +789,14 @@ def score_signals(
     *,
     settings: Settings,
     scorer: AnomalyScorer | None = None,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
-    """``score_meters`` from a signal table (``compute_signals`` or ``signals_from_bins``)."""
+    """``score_meters`` from a signal table (``compute_signals`` or ``signals_from_bins``).
+
+    ``notes`` as in :func:`score_meters`: the unpriced window, inspection outcomes too few
+    to train the supervised model, and a transformer loss series that does not reach the
+    window are noted here.
+    """
     signals = with_evidence(signals, settings=settings)  # null evidence where none was given
     model = scorer if scorer is not None else AnomalyScorer(
         timezone=settings.timezone, recent_days=settings.anomaly_recent_days
@@ -777,19 +804,18 @@ def score_signals(
     scored = model.fit(signals, labels).score(signals)
     explained = model.explain(scored)
     window_end = signals["window_end"].max()
+    # Prices of the last local day scored (today's without a window end).
     on = (
-        window_end.astimezone(settings.tz).date()  # type: ignore[union-attr]
+        Window.ending(window_end, settings).end_day
         if isinstance(window_end, datetime)
         else datetime.now(settings.tz).date()
     )
-    priced = scored.select(
-        "customer_group",
-        billed_kwh_month=pl.col("kwh_day_recent").fill_null(0.0) * MONTH_DAYS,
-        unbilled_kwh_month=pl.col("est_unbilled_kwh_month"),
-    )
-    vnd = unbilled_vnd(priced, on=on, tariffs=load_tariffs(settings=settings))
+    vnd = _unbilled_vnd(scored, on=on, settings=settings, notes=notes)
+    if labels is not None and labels.height and not model.supervised:
+        _note_too_few_labels(signals, labels, model, on=on, notes=notes)
+    _note_no_loss_link(signals, on=on, notes=notes)
     return (
-        scored.with_columns(est_unbilled_vnd_month=vnd.fill_null(0.0))
+        scored.with_columns(est_unbilled_vnd_month=vnd)
         .join(explained, on="meter_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("score").cast(pl.Float64),
@@ -798,3 +824,69 @@ def score_signals(
         )
         .select(OUTPUT_COLUMNS)
     )
+
+
+def _unbilled_vnd(
+    scored: pl.DataFrame, *, on: date, settings: Settings, notes: list[str] | None
+) -> pl.Series:
+    """The VND value of each row's ``est_unbilled_kwh_month`` at the tariff in force ``on``.
+
+    0 where no energy is at stake; null for every row when no tariff is in force ``on``
+    (the ranking is still wanted: a price is an addition to it), with one note. A bad
+    tariff table (``AMI_TARIFFS``) still raises.
+    """
+    tariffs = load_tariffs(settings=settings)
+    try:
+        tariff_on(on, tariffs=tariffs)
+    except NoDataError as exc:  # the table starts after ``on``: the only NoDataError there
+        add_note(notes, f"est_unbilled_vnd_month left empty: {exc.message}; to price it, "
+                 f"{exc.fix}")
+        return pl.Series("unbilled_vnd", [None] * scored.height, dtype=pl.Float64)
+    priced = scored.select(
+        "customer_group",
+        billed_kwh_month=pl.col("kwh_day_recent").fill_null(0.0) * MONTH_DAYS,
+        unbilled_kwh_month=pl.col("est_unbilled_kwh_month"),
+    )
+    return unbilled_vnd(priced, on=on, tariffs=tariffs)
+
+
+def note_unlisted_meters(
+    signals: pl.DataFrame, meters: pl.DataFrame | None, notes: list[str] | None
+) -> None:
+    """Note the scored meters a given meters table does not list (scored without topology).
+
+    An empty table is no table (readings only, as without ``--meters``): nothing to note.
+    """
+    if meters is None or meters.is_empty() or notes is None or "meter_id" not in meters.columns:
+        return
+    listed = meters.select(pl.col("meter_id").cast(pl.String))
+    unlisted = signals.select("meter_id").join(listed, on="meter_id", how="anti")["meter_id"]
+    if unlisted.len():
+        examples = ", ".join(unlisted.head(3).to_list()) + (", …" if unlisted.len() > 3 else "")
+        add_note(notes, f"{unlisted.len()} scored meter(s) are not in the meters table "
+                 f"({examples}): ranked without topology (peer group 'other', no transformer) "
+                 "and priced as households; add them to the meters table to use theirs")
+
+
+def _note_too_few_labels(signals: pl.DataFrame, labels: pl.DataFrame, model: AnomalyScorer,
+                         *, on: date, notes: list[str] | None) -> None:
+    """Note why inspection outcomes that were given trained no supervised model."""
+    memory = model.label_memory_days
+    inspected = _labels_in_memory(signals.select("meter_id", "window_end"),
+                                  _latest_labels(labels), timedelta(days=memory))
+    thefts = int((inspected["outcome"] == "theft").sum())
+    others = inspected.height - thefts
+    add_note(notes, f"model unsupervised: among the scored meters, {thefts} theft(s) and "
+             f"{others} other outcome(s) were inspected in the {memory} days up to {on}; "
+             f"learning from inspections needs at least {MIN_CLASS_LABELS} of each")
+
+
+def _note_no_loss_link(signals: pl.DataFrame, *, on: date, notes: list[str] | None) -> None:
+    """Note a topology whose transformer day losses do not reach the window (no LOSS_LINK)."""
+    if "loss_corr" not in signals.columns or "transformer_id" not in signals.columns:
+        return
+    if signals["transformer_id"].is_not_null().any() and signals["loss_corr"].is_null().all():
+        add_note(notes, "LOSS_LINK left out: no meter has "
+                 f"{MIN_LOSS_DAYS} days with both its energy and its transformer's day loss in "
+                 f"the window up to {on} (day losses come from the transformer total meters' "
+                 "readings, in the warehouse from the gold day balances)")

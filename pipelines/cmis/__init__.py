@@ -20,10 +20,12 @@ from pipelines.cmis.settings import CURSOR_COLUMN, METERS_TABLE
 
 @dlt.source(name="cmis", max_table_nesting=0)
 def cmis_source(url: str = dlt.secrets.value, table: str = METERS_TABLE,
-                counts: dict[str, int] | None = None) -> list[DltResource]:
+                counts: dict[str, int] | None = None,
+                timezone: str = "UTC") -> list[DltResource]:
     """The CMIS meters table; ``url`` from secrets (``sources.cmis.url``) or the caller.
 
-    ``counts`` (optional) receives ``rows_seen`` for reconciliation.
+    ``counts`` (optional) receives ``rows_seen`` for reconciliation; ``timezone`` is the
+    zone of the database's timestamps stored without one.
     """
     tally = counts if counts is not None else {}
 
@@ -34,7 +36,7 @@ def cmis_source(url: str = dlt.secrets.value, table: str = METERS_TABLE,
         first_row = int(state.get("rows", 0)) + 1
         at_cursor = frozenset(state.get("at_cursor", []))
         for arrow, last, boundary in read_changed(url, table, cursor, first_row=first_row,
-                                                  at_cursor=at_cursor):
+                                                  at_cursor=at_cursor, timezone=timezone):
             tally["rows_seen"] = tally.get("rows_seen", 0) + arrow.num_rows
             state[CURSOR_COLUMN], state["at_cursor"] = last, boundary
             state["rows"] = int(state.get("rows", 0)) + arrow.num_rows

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pyarrow as pa
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from ami.errors import ConfigError, InputError, TerminalError, TransientError
+from ami.instants import HINT, parse_instant, problem
 from pipelines.cmis.settings import (
     CHUNK_ROWS,
     CURSOR_COLUMN,
@@ -96,14 +98,18 @@ def _connection_error(url: str, exc: SQLAlchemyError) -> TerminalError | Transie
                        fix="check the CMIS URL (host, database name, path, credentials)")
 
 
-def to_text(value: Any) -> str | None:
-    """A database value as bronze text (instants as ISO 8601 UTC with ``Z``)."""
+def to_text(value: Any, *, timezone: str = "UTC") -> str | None:
+    """A database value as bronze text (instants as ISO 8601 UTC with ``Z``).
+
+    A timestamp stored without a zone is local time of ``timezone`` (the customer
+    system's setting, ``AMI_CMIS_TIMEZONE``).
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        moment = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(timezone))
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
@@ -130,8 +136,8 @@ def row_digest(values: list[str | None]) -> str:
 
 
 def read_changed(url: str, table: str, cursor: str | None, *, first_row: int,
-                 at_cursor: frozenset[str] = frozenset(),
-                 chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pa.Table, str, list[str]]]:
+                 at_cursor: frozenset[str] = frozenset(), chunk_rows: int = CHUNK_ROWS,
+                 timezone: str = "UTC") -> Iterator[tuple[pa.Table, str, list[str]]]:
     """Rows with ``updated_at`` at or after ``cursor`` as Arrow string tables, oldest first.
 
     The cursor is inclusive, so a row committed later with the same ``updated_at`` as the
@@ -155,7 +161,7 @@ def read_changed(url: str, table: str, cursor: str | None, *, first_row: int,
                 while batch := result.fetchmany(chunk_rows):
                     texts = []
                     for record in batch:
-                        values = [to_text(v) for v in record]
+                        values = [to_text(v, timezone=timezone) for v in record]
                         stamp, digest = cursor_text(record[at]), row_digest(values)
                         if stamp == last and digest in boundary:
                             continue  # loaded by an earlier run
@@ -189,7 +195,8 @@ def fill_meters(meters_csv: Path, url: str, *, table: str = METERS_TABLE,
         raise InputError(f"cannot read meters CSV: {exc}", file=str(meters_csv),
                          fix="give the canonical meters.csv of a landing zone") from None
     stamp = updated_at or datetime.now(UTC)
-    rows = [_typed_row(r, stamp) for r in frame.iter_rows(named=True)]
+    rows = [_typed_row(r, stamp, where=(str(meters_csv), number))
+            for number, r in enumerate(frame.iter_rows(named=True), start=1)]
     engine = make_engine(url)
     try:
         metadata = sa.MetaData()
@@ -206,7 +213,8 @@ def fill_meters(meters_csv: Path, url: str, *, table: str = METERS_TABLE,
     return len(rows)
 
 
-def _typed_row(raw: dict[str, Any], stamp: datetime) -> dict[str, Any]:
+def _typed_row(raw: dict[str, Any], stamp: datetime, *,
+               where: tuple[str, int]) -> dict[str, Any]:
     """One meters.csv row in the CMIS column types."""
     row: dict[str, Any] = {CURSOR_COLUMN: stamp}
     for name, kind in METER_COLUMNS.items():
@@ -219,7 +227,10 @@ def _typed_row(raw: dict[str, Any], stamp: datetime) -> dict[str, Any]:
         elif kind == "bool":
             row[name] = value.lower() in ("true", "1", "yes", "y", "t", "x", "có")
         elif kind == "timestamp":
-            row[name] = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            row[name] = parse_instant(value)
+            if row[name] is None:
+                raise InputError(f"{name} {problem(value)}", file=where[0], row=where[1],
+                                 column=name, fix=HINT)
         else:
             row[name] = value
     return row

@@ -41,7 +41,8 @@ def ingest_cmis(url: str, *, settings: Settings, table: str = METERS_TABLE) -> C
     warehouse = Warehouse.at(settings.warehouse)
     pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
     counts: dict[str, int] = {}
-    load_ids = run_into_bronze(pipeline, cmis_source(url=url, table=table, counts=counts))
+    load_ids = run_into_bronze(pipeline, cmis_source(url=url, table=table, counts=counts,
+                                                     timezone=settings.cmis_timezone))
     load_id = load_ids[-1] if load_ids else None
     rows_seen = counts.get("rows_seen", 0)
     rows_loaded = rows_seen if load_id is not None else 0

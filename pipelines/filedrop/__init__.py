@@ -10,7 +10,6 @@ file of any size loads in bounded memory.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -20,10 +19,11 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from ami.errors import InputError
-from pipelines.filedrop.helpers import LandingFile, local_dates, with_lineage
+from ami.instants import HINT
+from pipelines.filedrop.helpers import InstantCensus, LandingFile, with_lineage
 from pipelines.filedrop.profiles import Profile, load_profiles
 from pipelines.filedrop.reader import open_raw
-from pipelines.filedrop.settings import KINDS
+from pipelines.filedrop.settings import KINDS, TIME_COLUMNS
 
 
 @dataclass
@@ -39,6 +39,7 @@ class FileOutcome:
     dates: list[str] = field(default_factory=list)
     date_rows: dict[str, int] = field(default_factory=dict)  # rows per local date
     reason: str | None = None
+    unusable_rows: int = 0  # rows whose instant does not parse (they have no date)
 
 
 def _file_resource(
@@ -60,21 +61,27 @@ def _file_resource(
             seen[file.name] = file.sha256
             outcome = FileOutcome(file.name, kind, file.sha256, "loaded")
             outcomes.append(outcome)
-            dates: Counter[str] = Counter()
+            census = InstantCensus()
             try:
                 raw = open_raw(file, profiles, default_minutes=default_minutes)
                 for batch in raw.batches:
                     outcome.rows_seen += batch.num_rows
-                    dates.update(local_dates(batch, kind, tz))
+                    census.add(batch, kind, tz)
                     yield with_lineage(batch, file, raw.profile)
+                if outcome.rows_seen and kind in TIME_COLUMNS and not census.date_rows:
+                    raise InputError(
+                        f"no row has a usable {TIME_COLUMNS[kind]} ({census.unusable} rows; "
+                        f"first: {census.first_unusable})", file=file.name,
+                        fix=f"{HINT}, or add a source profile naming the format and zone")
             except InputError as exc:
                 # Rows streamed before the fault stay in bronze, as received, but the
                 # manifest does not make them current: silver never reads them.
                 outcome.status, outcome.reason = "quarantined", str(exc)
                 continue
             outcome.rows_loaded = outcome.rows_seen
-            outcome.dates = sorted(dates)
-            outcome.date_rows = dict(sorted(dates.items()))
+            outcome.dates = census.dates
+            outcome.date_rows = dict(sorted(census.date_rows.items()))
+            outcome.unusable_rows = census.unusable
 
     return load_kind
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pyarrow as pa
 from fsspec.spec import AbstractFileSystem
 
 from ami.errors import ConfigError, TransientError
+from ami.instants import parse_series, problem
 from pipelines.filedrop.settings import KINDS, SUFFIXES, TIME_COLUMNS
 
 
@@ -125,24 +127,51 @@ def release(files: list[LandingFile]) -> None:
             client.close()
 
 
-def local_dates(rows: pl.DataFrame | pa.Table, kind: str, tz: ZoneInfo) -> dict[str, int]:
-    """Rows per local date (YYYY-MM-DD) of the parsable instants of ``rows``.
+@dataclass
+class InstantCensus:
+    """Rows per local date of a file's instants, and the rows whose instant is unusable."""
 
-    An interval labelled by its end at local midnight belongs to the day before. VEE
-    uses the counts to tell a day's own delivery from a few rows spilling over midnight.
-    """
-    column = TIME_COLUMNS.get(kind)
-    table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
-    if column is None or column not in table.column_names:
-        return {}
-    # A day's file holds few distinct instants: parse each once.
-    distinct = pl.Series("text", table[column]).cast(pl.String).value_counts(name="rows")
-    offset = "-1us" if kind == "readings" else "0us"
-    counts = distinct.select(
-        pl.col("text").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC", strict=False)
-        .dt.convert_time_zone(str(tz)).dt.offset_by(offset).dt.date().alias("date"), "rows",
-    ).drop_nulls("date").group_by("date").agg(pl.col("rows").sum()).sort("date")
-    return {d.isoformat(): int(n) for d, n in counts.iter_rows()}
+    date_rows: Counter[str] = field(default_factory=Counter)
+    unusable: int = 0
+    first_unusable: str | None = None   # "row N: why" of the first unusable instant
+
+    def add(self, rows: pl.DataFrame | pa.Table, kind: str, tz: ZoneInfo) -> None:
+        """Count one batch of raw rows (text) of a file of ``kind``.
+
+        An interval labelled by its end at local midnight belongs to the day before. VEE
+        uses the counts to tell a day's own delivery from a few rows spilling over
+        midnight; rows whose instant does not parse have no day (VEE quarantines them on
+        the file's first day).
+        """
+        column = TIME_COLUMNS.get(kind)
+        table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
+        if column is None or column not in table.column_names:
+            return
+        text = pl.Series("text", table[column]).cast(pl.String)
+        moments = parse_series(text)
+        offset = "-1us" if kind == "readings" else "0us"
+        days = moments.dt.convert_time_zone(str(tz)).dt.offset_by(offset).dt.date()
+        counts = days.drop_nulls().value_counts(name="rows")
+        self.date_rows.update({d.isoformat(): int(n) for d, n in counts.iter_rows()})
+        bad = moments.is_null()
+        self.unusable += int(bad.sum())
+        if self.first_unusable is None and bool(bad.any()):
+            first = int(bad.arg_true()[0])
+            number = (int(table["_row"][first].as_py()) if "_row" in table.column_names
+                      else first + 1)
+            self.first_unusable = f"row {number}: {column} {problem(text[first])}"
+
+    @property
+    def dates(self) -> list[str]:
+        """The local dates touched, ascending."""
+        return sorted(self.date_rows)
+
+
+def local_dates(rows: pl.DataFrame | pa.Table, kind: str, tz: ZoneInfo) -> dict[str, int]:
+    """Rows per local date (YYYY-MM-DD) of the parsable instants of ``rows``."""
+    census = InstantCensus()
+    census.add(rows, kind, tz)
+    return dict(sorted(census.date_rows.items()))
 
 
 def with_lineage(table: pa.Table, file: LandingFile, profile: str) -> pa.Table:

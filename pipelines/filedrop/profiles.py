@@ -19,6 +19,7 @@ import pyarrow as pa
 import yaml
 
 from ami.errors import ConfigError, InputError
+from ami.instants import instant
 from pipelines.filedrop.settings import REQUIRED_COLUMNS, TIME_COLUMNS
 
 BUILT_IN = Path(__file__).parent / "profiles"
@@ -38,14 +39,15 @@ class Profile:
     delimiter: str = ","
     decimal_comma: bool = False
     timestamp_format: str | None = None
-    timezone: str = "UTC"
+    timezone: str | None = None   # zone of times written without one (None: refused)
     interval_label: str = "end"
     columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def canonical(self) -> bool:
         """True when files need no mapping at all."""
-        return not self.columns and self.timestamp_format is None and not self.decimal_comma
+        return (not self.columns and self.timestamp_format is None and not self.decimal_comma
+                and self.timezone is None and self.interval_label == "end")
 
     def mapped(self, header: list[str]) -> list[str]:
         """Canonical names of a header (unknown names stay as they are)."""
@@ -147,7 +149,8 @@ def to_canonical(table: pa.Table, kind: str, profile: Profile, *, encoding: str,
             pl.col(c).str.replace(",", ".", literal=True)
             for c in NUMERIC_COLUMNS if c in frame.columns)
     column = TIME_COLUMNS.get(kind)
-    if profile.timestamp_format and column in frame.columns:
+    if (profile.timestamp_format or profile.timezone or profile.interval_label != "end") \
+            and column in frame.columns:
         minutes = (
             pl.col("interval_minutes").str.strip_chars().cast(pl.Int64, strict=False)
             if "interval_minutes" in frame.columns else pl.lit(None, pl.Int64)
@@ -157,11 +160,19 @@ def to_canonical(table: pa.Table, kind: str, profile: Profile, *, encoding: str,
 
 
 def _canonical_instant(column: str, kind: str, profile: Profile, minutes: pl.Expr) -> pl.Expr:
-    """ISO 8601 UTC text labelled by the interval end; unparsable text unchanged."""
-    local = pl.col(column).str.strip_chars().str.strptime(
-        pl.Datetime("us"), profile.timestamp_format or "", strict=False)
-    instant = local.dt.replace_time_zone(profile.timezone, ambiguous="earliest") \
-        .dt.convert_time_zone("UTC")
+    """ISO 8601 UTC text labelled by the interval end; unparsable text unchanged.
+
+    The profile's own format (local time of its zone) is tried first, then any ISO 8601
+    instant (:mod:`ami.instants`; one written without a zone is local time of the
+    profile's zone, when it names one).
+    """
+    text = pl.col(column).str.strip_chars()
+    parsed = instant(text, zone=profile.timezone)
+    if profile.timestamp_format:
+        local = text.str.strptime(pl.Datetime("us"), profile.timestamp_format, strict=False)
+        own = local.dt.replace_time_zone(profile.timezone or "UTC", ambiguous="earliest",
+                                         non_existent="null").dt.convert_time_zone("UTC")
+        parsed = pl.coalesce(own, parsed)
     if kind == "readings" and profile.interval_label == "start":
-        instant = instant + pl.duration(minutes=minutes)
-    return pl.coalesce(instant.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), pl.col(column)).alias(column)
+        parsed = parsed + pl.duration(minutes=minutes)
+    return pl.coalesce(parsed.dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ"), pl.col(column)).alias(column)

@@ -19,8 +19,10 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
+import fsspec
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -207,3 +209,44 @@ def _parquet_batches(file: LandingFile) -> Iterator[pa.Table]:
             ).to_arrow()
             yield _numbered(text, emitted + 1)
             emitted += batch.num_rows
+
+
+def local_file(path: Path, kind: str) -> LandingFile:
+    """A file on this machine (given on the command line) as a landing file of ``kind``."""
+    fs = fsspec.filesystem("file")
+    info = fs.info(str(path))
+    return LandingFile(path.name, kind, str(path), int(info["size"]), float(info["mtime"]),
+                       "", fs)
+
+
+def profile_of(path: Path, kind: str, profiles: list[Profile]) -> str:
+    """The name of the source profile that reads a local CSV (``parquet`` for Parquet)."""
+    file = local_file(path, kind)
+    if file.name.endswith(".parquet"):
+        return "parquet"
+    with _guard(file), _open(file) as stream:
+        head = stream.read(SNIFF_BYTES)
+    return detect(head, kind, profiles, file.name).name
+
+
+def write_canonical(path: Path, kind: str, folder: Path, *, profiles: list[Profile],
+                    default_minutes: int = 30) -> None:
+    """Stream a local file of any source profile into ``folder`` as canonical text Parquet.
+
+    The same reader as the landing zone (``open_raw``), so a file reads the same whether
+    it is dropped there or given on the command line; memory stays bounded. One part per
+    batch (``part-N.parquet``); rows carry ``_row`` and, when malformed, ``_invalid``.
+
+    Raises:
+        InputError: the file cannot be read (naming it and why).
+
+    """
+    raw = open_raw(local_file(path, kind), profiles, default_minutes=default_minutes)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = 0
+    for batch in raw.batches:
+        pq.write_table(batch, folder / f"part-{parts:06d}.parquet")
+        parts += 1
+    if not parts:
+        pl.DataFrame(schema={**dict.fromkeys(REQUIRED_COLUMNS[kind], pl.String),
+                             "_row": pl.Int64}).write_parquet(folder / "part-000000.parquet")

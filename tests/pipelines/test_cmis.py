@@ -158,3 +158,15 @@ def test_cmis_unknown_postgres_database_is_terminal(postgres_url: str,
     url = postgres_url.rsplit("/", 1)[0] + "/no_such_db"
     with pytest.raises(TerminalError, match="no_such_db"):
         ingest_cmis(url, settings=settings)
+
+
+def test_timestamps_without_zone_are_local_time_of_the_customer_system() -> None:
+    from datetime import UTC, datetime
+
+    from pipelines.cmis.helpers import to_text
+
+    local = datetime(2026, 1, 1, 7, 0)  # a database column "timestamp without time zone"
+    assert to_text(local) == "2026-01-01T07:00:00Z"
+    assert to_text(local, timezone="Asia/Ho_Chi_Minh") == "2026-01-01T00:00:00Z"
+    assert to_text(datetime(2026, 1, 1, 7, tzinfo=UTC), timezone="Asia/Ho_Chi_Minh") \
+        == "2026-01-01T07:00:00Z"  # a zoned value keeps its zone
