@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         1.6, description="Energy per interval this many times the meter's recent median "
         "is a multiplier / CT-ratio jump [-]."
     )
+    multiplier_base_floor_kw: float = Field(
+        0.04, description="Base loads below this power are counted as it when the multiplier "
+        "check compares them (a few watts of standby doubling is no multiplier) [kW]."
+    )
+    multiplier_noise_z: float = Field(
+        3.0, description="A multiplier jump stands this many robust deviations of the "
+        "meter's own day-to-day (log) energy above its history [-]."
+    )
     multiplier_min_history_days: int = Field(
         2, description="Days of history needed before a multiplier jump is judged [d]."
     )

@@ -18,7 +18,14 @@ def day_bounds(day: str, settings: Settings) -> tuple[datetime, datetime]:
     except ValueError:
         raise ConfigError(f"day {day!r} is not a date", fix="give it as YYYY-MM-DD") from None
     start = datetime.combine(date, time(0), settings.tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+    first, last = start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+    if last - first != timedelta(days=1):
+        raise ConfigError(
+            f"day {day} lasts {(last - first).total_seconds() / 3600:g} h in "
+            f"{settings.timezone}: day grids need a zone without clock changes",
+            fix="set AMI_TIMEZONE to a zone without daylight saving (Asia/Ho_Chi_Minh, or "
+                "UTC for data from elsewhere)")
+    return first, last
 
 
 def local_day(column: str, settings: Settings) -> pl.Expr:

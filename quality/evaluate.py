@@ -56,6 +56,7 @@ from ami.province import (
 from ami.settings import Settings
 from pipelines.ingest import ingest_landing
 from quality.days import day_bounds, local_day
+from quality.grid import runs
 from quality.meters import build_meters
 from quality.vee import vee_pending
 from warehouse import Warehouse
@@ -82,12 +83,17 @@ RULE_TRUTH: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "register_mismatch": ("day", ("register_jump",), ("register_mismatch",)),
     "clock_adjusted": ("day", ("clock_offset_end",), ("clock_adjusted",)),
     "never_reporting": ("meter", ("never_reporting",), ("never_reporting",)),
-    "zero_run": ("meter", ("full_bypass", "partial_bypass", "outage"), ("zero_run",)),
+    # on real data, the real zero runs of ≥ zero_run_minutes (cause unknown) are its truth
+    "zero_run": ("meter", ("full_bypass", "partial_bypass", "outage", "real_zero_run"),
+                 ("zero_run",)),
 }
 
 #: Meters whose clock runs ahead shift intervals across the grid and across midnight;
 #: their gaps are judged by ``clock_adjusted``, not by ``missing_interval``.
 CELL_EXCLUDED_KINDS = ("clock_offset", "never_reporting")
+#: Their days' sums are shifted too: a day whose intervals disagree with the register
+#: because the clock ran ahead is the clock fault (``clock_adjusted``), not a register one.
+DAY_EXCLUDED = {"register_mismatch": "clock_offset"}
 
 DEFAULT_SPEC = ProvinceSpec(meters=500, days=21, seed=7, fault_share=0.2,
                             start=date(2026, 9, 1), file_format="csv")
@@ -222,6 +228,10 @@ def score(truth: Path, warehouse: Warehouse, *, settings: Settings) -> VeeEvalua
             .select("key").unique()
         if unit == "cell":
             flagged = flagged.filter(~pl.col("meter_id").is_in(excluded.implode()))
+        if rule in DAY_EXCLUDED:
+            shifted = days.filter(pl.col("kind") == DAY_EXCLUDED[rule]).select(
+                _key("day").alias("key"))
+            flagged = flagged.join(shifted, on="key", how="anti")
         flagged_keys = flagged.select("key").unique()
         hits = flagged_keys.join(expected, on="key").height
         rows.append({
@@ -265,13 +275,15 @@ def _truth_units(cells: pl.DataFrame, days: pl.DataFrame, labels: pl.DataFrame,
         "meter_id", pl.lit("outage").alias("kind"))
     never = labels.filter(pl.col("label") == "never_reporting").select(
         "meter_id", pl.lit("never_reporting").alias("kind"))
+    real_zero = injections.filter(pl.col("category") == "real_zero_run").select(
+        "meter_id", "kind").unique()
     return pl.concat([
         cells.select(pl.lit("cell").alias("unit"), "kind", _key("cell").alias("key")),
         pl.concat([days.select("meter_id", "date", "kind"),
                    clock_end.select("meter_id", "date", "kind"),
                    theft_days.select("meter_id", "date", "kind")]).select(
             pl.lit("day").alias("unit"), "kind", _key("day").alias("key")),
-        pl.concat([zero_theft, long_outages, never]).select(
+        pl.concat([zero_theft, long_outages, never, real_zero]).select(
             pl.lit("meter").alias("unit"), "kind", _key("meter").alias("key")),
     ])
 
@@ -569,6 +581,8 @@ def inject_real_readings(path: Path, landing: Path, truth: Path, *, days: int | 
     no_export = np.full(n, np.nan)
     cells: list[tuple[str, datetime, str]] = []
     meter_days: list[tuple[str, date, str]] = []
+    zero_runs: list[dict[str, object]] = []
+    need = max(1, settings.zero_run_minutes // INJECTION_MINUTES)
     first_slot = 0
     for d, (day, day_end_list) in enumerate(zip(local_days, ends, strict=True)):
         columns = slice(first_slot, first_slot + len(day_end_list))
@@ -588,12 +602,20 @@ def inject_real_readings(path: Path, landing: Path, truth: Path, *, days: int | 
         cells += day_cells + [(meter_ids[i], day_end_list[k], "real_gap")
                               for i, k in zip(*np.nonzero(gap), strict=True)]
         meter_days += day_meter_days
+        # real zeros for hours (an empty home, supply off) are what zero_run reports
+        rows_z, first_z, length_z = runs(np.nan_to_num(real, nan=1.0) == 0)
+        zero_runs += [{"meter_id": meter_ids[i], "category": "real_zero_run",
+                       "kind": "real_zero_run", "onset": day_end_list[f].isoformat(),
+                       "end": day_end_list[f + n_z - 1].isoformat(), "params": "{}"}
+                      for i, f, n_z in zip(rows_z, first_z, length_z, strict=True)
+                      if n_z >= need]
         write_true_readings(meter_ids, day_end_list, true_import=real,
                             true_export=np.zeros(real.shape), registered=real,
                             target=truth / f"true_readings_{day.isoformat()}.parquet",
                             keep=~gap)
     write_frame(_real_meters_table(meters, start), landing / "meters.csv", "csv")
-    write_injections(truth, fault_injections(meter_ids, plan, window.first_day, tz))
+    write_injections(truth, fault_injections(meter_ids, plan, window.first_day, tz)
+                     + zero_runs)
     write_frame(labels_frame(meter_ids, customer_group=["residential"] * n,
                              transformer_id=_real_meters_table(meters, start)["transformer_id"]
                              .to_numpy(), solar=np.zeros(n, dtype=bool),

@@ -126,7 +126,7 @@ def _day_stats(block: Block, rows: np.ndarray | None = None) -> tuple[np.ndarray
     return median, mad
 
 
-def spikes(block: Block, register_kwh: np.ndarray, *,
+def spikes(block: Block, register_kwh: np.ndarray, record_kwh: np.ndarray, *,
            settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """Measured values far above the meter's own readings of the day (robust statistic).
 
@@ -137,12 +137,17 @@ def spikes(block: Block, register_kwh: np.ndarray, *,
     a household's median for a half hour. The register decides, as an MDM's sum check
     does (``register_kwh`` = the day's register delta, NaN = unknown):
 
-    * known, and the measured intervals including the candidates exceed it (beyond the
-      tolerance): the meter did not consume that energy — the candidates are spikes;
+    * known, and the measured intervals exceed it (beyond the tolerance): the meter did
+      not consume that energy. The register says how much the intervals overstate; the
+      largest outliers of the day (above median + k·1.4826·MAD and the floor; the 90th
+      percentile test is dropped, a busy evening must not hide a spike) that account for
+      the excess are the spikes, and no more of them;
     * known and not exceeded: the energy was really consumed — nothing to say;
-    * unknown: nothing contradicts the value — it is kept and flagged ``high_value``.
-      (Values above what the contracted capacity allows are ``absurd`` whatever the
-      register says.)
+    * unknown: nothing contradicts the value — it is kept, and flagged ``high_value``
+      when it is above the meter's own record (``record_kwh``: its largest interval of
+      the days before, NaN = unknown): a cooking peak the meter draws every week is not
+      worth a finding. (Values above what the contracted capacity allows are ``absurd``
+      whatever the register says.)
 
     Returns (spikes to reject, high values to flag).
     """
@@ -159,8 +164,25 @@ def spikes(block: Block, register_kwh: np.ndarray, *,
         tolerance = np.maximum(settings.register_tolerance_kwh,
                                settings.register_tolerance_share * np.abs(register_kwh))
         known = ~np.isnan(register_kwh)
-        exceeded = known & (measured_sum > register_kwh + tolerance)
-    return candidate & exceeded[:, None], candidate & ~known[:, None]
+        excess = np.where(known, measured_sum - register_kwh - tolerance, 0.0)
+        outlier = (block.quality == MEASURED) & (block.kwh_import > np.maximum(
+            median + k * 1.4826 * mad, floor)[:, None]) & (excess > 0)[:, None]
+        beyond = ~(block.kwh_import <= record_kwh[:, None])  # NaN record: no history
+    return (_largest_covering(block.kwh_import, outlier, excess),
+            candidate & ~known[:, None] & beyond)
+
+
+def _largest_covering(values: np.ndarray, mask: np.ndarray, excess: np.ndarray) -> np.ndarray:
+    """Per row, the fewest largest ``mask``ed values whose sum reaches ``excess``.
+
+    All of them when even they do not reach it.
+    """
+    ranked = -np.sort(-np.where(mask, values, 0.0), axis=1)      # descending, zeros last
+    reached = np.cumsum(ranked, axis=1) >= excess[:, None]
+    count = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, mask.sum(axis=1))
+    cutoff = np.take_along_axis(ranked, np.maximum(count - 1, 0)[:, None], axis=1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        return mask & (values >= cutoff[:, None]) & (count > 0)[:, None]
 
 
 def flat_lines(block: Block, *, settings: Settings) -> np.ndarray:
@@ -240,30 +262,44 @@ def multiplier_jumps(today: pl.DataFrame, history: pl.DataFrame, *,
                      settings: Settings) -> pl.DataFrame:
     """Meter-days whose energy per measured interval is a multiple of the meter's history.
 
-    ``today``: meter_id, kwh_per_interval, first/last_interval_end, n_intervals;
-    ``history``: meter_id, kwh_per_interval over earlier days (one row per day). A CT or
-    multiplier change makes every interval ×k at once: the ratio to the median of the
-    earlier days is at least ``multiplier_min_ratio``.
+    ``today``: meter_id, kwh_per_interval, kwh_p25, first/last_interval_end, n_intervals;
+    ``history``: meter_id, kwh_per_interval, kwh_p25 over earlier days (one row per day).
+    A CT or multiplier change makes every interval ×k at once: the ratio to the median of
+    the earlier days is at least ``multiplier_min_ratio``, and so is the ratio of the base
+    load (the day's 25th percentile, below ``multiplier_base_floor_kw`` counted as that
+    floor). People using more — cold days, guests, a return from holiday — raise the
+    evening far more than the fridge and standby at night; a multiplier raises both. The
+    jump must also stand out of the meter's own day-to-day spread: its logarithm at least
+    ``multiplier_noise_z`` robust deviations (1.4826·MAD of the log daily energy of the
+    history). On history written before the base load was kept, the energy decides.
     """
     if history.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    log_level = pl.col("kwh_per_interval").clip(lower_bound=1e-6).log()
     usual = history.group_by("meter_id").agg(
-        pl.col("kwh_per_interval").median().alias("_usual"), pl.len().alias("_days"))
+        pl.col("kwh_per_interval").median().alias("_usual"),
+        pl.col("kwh_p25").median().alias("_base"), pl.len().alias("_days"),
+        ((log_level - log_level.median()).abs().median() * 1.4826).alias("_spread"))
+    floor = settings.multiplier_base_floor_kw * 24 / pl.col("n_intervals")  # [kWh/interval]
+    base_ratio = (pl.col("kwh_p25") + floor) / (pl.col("_base") + floor)
     jumped = today.lazy().join(usual.lazy(), on="meter_id").with_columns(
-        (pl.col("kwh_per_interval") / pl.col("_usual")).alias("_ratio")
+        (pl.col("kwh_per_interval") / pl.col("_usual")).alias("_ratio"),
+        base_ratio.alias("_base_ratio"),
     ).filter(
         (pl.col("_days") >= settings.multiplier_min_history_days)
         & (pl.col("_usual") > 0.005)
         & (pl.col("_ratio") >= settings.multiplier_min_ratio)
+        & (pl.col("_base_ratio") >= settings.multiplier_min_ratio).fill_null(True)
+        & (pl.col("_ratio").log() >= settings.multiplier_noise_z * pl.col("_spread"))
     )
     return jumped.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
         pl.lit("multiplier_jump").alias("rule"), "first_interval_end", "last_interval_end",
         "n_intervals", pl.lit("flagged").alias("action"),
-        pl.format("{} kWh per interval against {} over the {} days before (×{}): check the "
-                  "CT ratio / multiplier", pl.col("kwh_per_interval").round(3),
-                  pl.col("_usual").round(3), "_days", pl.col("_ratio").round(1))
-        .alias("evidence"),
+        pl.format("{} kWh per interval against {} over the {} days before (×{}; base load "
+                  "×{}): check the CT ratio / multiplier", pl.col("kwh_per_interval").round(3),
+                  pl.col("_usual").round(3), "_days", pl.col("_ratio").round(1),
+                  pl.col("_base_ratio").round(1)).alias("evidence"),
     ).cast(FINDINGS_SCHEMA).collect()  # type: ignore[arg-type]
 
 

@@ -300,7 +300,7 @@ class History:
             frames.append(warehouse.read("quality_day", {"date": other}).filter(
                 pl.col("level") == "meter").with_columns(pl.lit(other).alias("date")))
         empty = pl.DataFrame(schema={**QUALITY_DAY_SCHEMA, "date": pl.String()})
-        frame = pl.concat(frames) if frames else empty
+        frame = pl.concat(frames, how="diagonal_relaxed") if frames else empty
         return cls(frame.rename({"node_id": "meter_id"}), sources)
 
 
@@ -457,16 +457,24 @@ class _Day:
         start, end = day_bounds(day, settings)
         all_meters = warehouse.scan("meters").collect()
         meters = meters_valid_on(all_meters, start, end)
-        attrs = (all_meters.sort("meter_id", "valid_from").unique("meter_id", keep="last")
-                 .join(meters.select("meter_id").unique().with_columns(
-                     pl.lit(True).alias("_expected")), on="meter_id", how="left"))
+        history = History.read(warehouse, day)
+        readings_only = all_meters.height == 0
+        # Expected today: the meters valid today; with no customer system, those that
+        # reported in the history (a meter silent all day is then a no_readings_day).
+        expected = (history.meter_days.filter(pl.col("n_measured") > 0)["meter_id"]
+                    if readings_only else meters["meter_id"]).unique()
+        attrs = (pl.concat([all_meters.sort("meter_id", "valid_from")
+                            .unique("meter_id", keep="last"),
+                            expected.to_frame()], how="diagonal_relaxed")
+                 .unique("meter_id", keep="first", maintain_order=True)
+                 .join(expected.to_frame().with_columns(pl.lit(True).alias("_expected")),
+                       on="meter_id", how="left"))
         periods = meters.group_by("meter_id").agg(
             pl.col("valid_from").min(), pl.col("valid_to").max()).with_columns(
             ((pl.col("valid_from") > start) | (pl.col("valid_to") < end).fill_null(False))
             .alias("_partial"))
-        history = History.read(warehouse, day)
         sources = readings_sources(warehouse, day, settings=settings, history=history)
-        return cls(day, start, end, meters, attrs, all_meters.height == 0, periods, history,
+        return cls(day, start, end, meters, attrs, readings_only, periods, history,
                    register_deltas(warehouse, manifest, day, start, end),
                    day_events(warehouse, manifest, day, start, end), sources)
 
@@ -485,7 +493,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     quarantined = to_quarantine(bad)
     rows_in = good.height + quarantined.height
     inputs = _Day.read(warehouse, manifest, day, settings=settings)
-    expected = inputs.meters["meter_id"].unique()
+    expected = inputs.attrs.filter(pl.col("_expected").fill_null(False))["meter_id"]
     # A day the deliveries barely touch (rows of a meter with a fast clock spilling over
     # midnight) is not judged meter by meter: its own delivery has not come yet.
     delivered = own_delivery(manifest, day, settings=settings)
@@ -602,7 +610,9 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
                           "hours")
     quarantine.append(rows)
     findings.append(found)
-    spike, high = rules.spikes(block, register, settings=settings)
+    record = day.history.meter_days.group_by("meter_id").agg(pl.col("kwh_max").max())
+    spike, high = rules.spikes(block, register, _align(block, record, "kwh_max"),
+                               settings=settings)
     rows, found = _reject(block, spike, "spike", lineage,
                           "spike: far above the meter's own readings of the day, and the "
                           "intervals exceed the register delta")
@@ -610,9 +620,10 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
     findings.append(found)
     _flag(block, high, "high_value")
     findings.append(rules.from_runs(block, high, "high_value", "flagged", pl.format(
-        "{} kWh against a day median of {} kWh (MAD {}): kept, no register delta to "
-        "contradict it", pl.col("value").round(3), pl.col("median").round(3),
-        pl.col("mad").round(3))))
+        "{} kWh against a day median of {} kWh (MAD {}), above the meter's largest interval "
+        "of the last {} days: kept, no register delta to contradict it",
+        pl.col("value").round(3), pl.col("median").round(3), pl.col("mad").round(3),
+        pl.lit(HISTORY_DAYS))))
     estimate.linear(block, max_gap_minutes=settings.max_interpolation_gap_minutes)
     estimate.scale_to_register(block, register)
     if (block.quality == MISSING).any():
@@ -715,11 +726,16 @@ def _day_findings(silver: pl.DataFrame, day: _Day, *,
         (pl.col("quality") == "measured").sum().alias("_measured"),
         pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
         .alias("kwh_per_interval"),
+        pl.col("kwh_import").filter(pl.col("quality") == "measured").quantile(0.25)
+        .alias("kwh_p25"),
     ).join(day.attrs.select("meter_id", "meter_role", "customer_group", "contracted_kw",
                             "transformer_id"), on="meter_id", how="left")
     complete = per_meter.filter(pl.col("_missing") == 0)
+    # Intervals against the register only where every interval was measured: an estimate
+    # that could not be scaled to the register would make its own mismatch.
+    measured = per_meter.filter(pl.col("_measured") == pl.col("n_intervals"))
     parts = [
-        rules.register_mismatch(complete.join(day.registers, on="meter_id"), settings=settings),
+        rules.register_mismatch(measured.join(day.registers, on="meter_id"), settings=settings),
         rules.group_range(complete.filter((pl.col("meter_role") == "customer")
                                           & (pl.col("_measured") == pl.col("n_intervals"))),
                           settings=settings),
@@ -738,7 +754,8 @@ def _jump_history(day: _Day, *, settings: Settings) -> pl.DataFrame:
 
     Like days (working day / Saturday / off) without a day already judged a jump or a
     stuck meter. Households and street lights use the same energy whatever the day type,
-    so while they have too few like days, any earlier day serves.
+    so while they have too few like days, any earlier day serves. (A jump that lasts
+    longer than the history is then the meter's level: it is flagged for two weeks.)
     """
     usable = (pl.col("n_measured") > 0) & ~pl.col("rules").str.contains(
         "multiplier_jump|flat_line")
@@ -797,6 +814,9 @@ def quality_day(silver: pl.DataFrame, attrs: pl.DataFrame,
         pl.col("kwh_import").filter(pl.col("quality") == "measured").sum().alias("kwh_measured"),
         pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
         .alias("kwh_per_interval"),
+        pl.col("kwh_import").filter(pl.col("quality") == "measured").quantile(0.25)
+        .alias("kwh_p25"),
+        pl.col("kwh_import").filter(pl.col("quality") == "measured").max().alias("kwh_max"),
     ).rename({"meter_id": "node_id"}).join(counts, on="node_id", how="left").with_columns(
         pl.col("n_findings").fill_null(0), pl.col("rules").fill_null(""))
     sums = ["n_intervals", "n_measured", "n_estimated", "n_edited", "n_missing", "kwh_import",

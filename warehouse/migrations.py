@@ -47,8 +47,18 @@ def _anomaly_scores_v2(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("unsupervised", pl.String).alias("model"))
 
 
+def _quality_day_v2(frame: pl.DataFrame) -> pl.DataFrame:
+    """Quality day 1 → 2: base load (25th percentile) and largest interval of each meter.
+
+    Unknown until the day is rebuilt: the multiplier check then judges the meter by its
+    energy alone, and a high value without register is flagged as if it had no history.
+    """
+    return frame.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("kwh_p25", "kwh_max"))
+
+
 #: (table, from_version) → the step to from_version + 1.
 MIGRATIONS: dict[tuple[str, int], Migration] = {
+    ("quality_day", 1): _quality_day_v2,
     ("balance_day", 1): _balances_v2,
     ("balance_month", 1): _balances_v2,
     ("anomaly_scores", 1): _anomaly_scores_v2,

@@ -162,9 +162,12 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("kwh_import", F, "kWh", "energy of the day"),
         _c("kwh_measured", F, "kWh", "of it measured"),
         _c("kwh_per_interval", F, "kWh", "mean measured interval energy"),
+        _c("kwh_p25", F, "kWh", "25th percentile of the measured interval energy (the "
+                                "meter's base load; empty for transformers)"),
+        _c("kwh_max", F, "kWh", "largest measured interval energy (empty for transformers)"),
         _c("n_findings", I64, "", "findings of the day"),
         _c("rules", S, "", "rules that found something, comma-separated"),
-    )),
+    ), version=2),
     TableSchema("edits", "manual correction", (
         _c("edit_id", S, "", "id of the edit"),
         _c("meter_id", S, "", "meter corrected"),

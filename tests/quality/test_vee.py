@@ -140,3 +140,35 @@ def test_rows_spilling_over_midnight_wait_for_their_days_delivery(
     assert value(day2, "PC1", 50)["quality"] == "measured"
     assert day2.height == 4 * 48 and (day2["quality"] == "measured").all()
     assert vee_totals(["2026-10-02"], settings=settings)["rows_in"] == 4 * 48
+
+
+def test_readings_only_a_meter_silent_all_day_is_a_finding(settings: Settings,
+                                                           tmp_path: Path) -> None:
+    """No meters file: the meters that reported before are expected, and none is unknown."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day in range(3):
+        lines = ["meter_id,interval_end,interval_minutes,kwh_import"]
+        for k in range(1, 49):
+            lines.append(f"A,{stamp(48 * day + k)},30,0.3")
+            if day < 2:  # B stops reporting on the third day
+                lines.append(f"B,{stamp(48 * day + k)},30,0.2")
+        (landing / f"readings_2026-10-0{day + 1}.csv").write_text("\n".join(lines) + "\n")
+    run_chain_direct(str(landing), settings=settings)
+    wh = Warehouse.at(settings.warehouse)
+    findings = wh.scan("findings").collect()
+    assert findings.filter(pl.col("rule") == "unknown_meter").height == 0
+    silent = findings.filter(pl.col("rule") == "no_readings_day")
+    assert silent.select("node_id", "date").rows() == [("B", "2026-10-03")]
+    third = wh.scan("readings", date="2026-10-03").collect()
+    assert third.filter(pl.col("meter_id") == "B").height == 48
+
+
+def test_a_day_with_a_clock_change_stops_vee_with_the_fix() -> None:
+    from ami.errors import ConfigError
+    from quality.days import day_bounds
+
+    with pytest.raises(ConfigError, match="lasts 23 h in Europe/London"):
+        day_bounds("2013-03-31", Settings(timezone="Europe/London"))
+    start, end = day_bounds("2013-03-31", Settings(timezone="UTC"))
+    assert end - start == timedelta(days=1)
