@@ -40,6 +40,7 @@ TABLE_LAYERS: dict[str, str] = {
     "balance_day": "gold",
     "balance_month": "gold",
     "anomaly_hours": "gold",
+    "anomaly_days": "gold",
     "anomaly_scores": "gold",
     "inspections": "gold",
 }
@@ -53,6 +54,7 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
     "edit_log": ("date",),
     "meter_day": ("date",),
     "anomaly_hours": ("date",),
+    "anomaly_days": ("date",),
     "balance_interval": ("date",),
     "balance_day": ("date",),
     "balance_month": ("month",),

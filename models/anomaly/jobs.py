@@ -12,14 +12,18 @@ from ami.errors import InputError, NoDataError
 from ami.instants import HINT, instant, problem
 from ami.settings import Settings
 from models.anomaly.evidence import read_bronze_events, read_bronze_registers, with_evidence
+from models.anomaly.history import HISTORY_MAX_DAYS, change_signals
 from models.anomaly.inspections import read_inspections
 from models.anomaly.scorer import note_unlisted_meters, score_meters, score_signals
 from models.anomaly.signals import (
     Window,
     day_bins,
+    history_days,
     local_midnight,
+    normalise_readings,
     signals_from_bins,
     topology_digest,
+    topology_on,
 )
 from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.reader import profile_of, write_canonical
@@ -158,28 +162,65 @@ def _day_end(day: str, settings: Settings) -> datetime:
     return local_midnight(date.fromisoformat(day) + timedelta(days=1), settings.timezone)
 
 
+def _history_days(warehouse: Warehouse) -> list[str]:
+    """The silver days whose day features the change point reads (the last ~400)."""
+    days = warehouse.partitions("readings", "date")
+    if not days:
+        return []
+    first = (date.fromisoformat(days[-1]) - timedelta(days=HISTORY_MAX_DAYS - 1)).isoformat()
+    return [day for day in days if day >= first]
+
+
+def _stale_tables(warehouse: Warehouse, day: str, meters: pl.DataFrame | None, *,
+                  settings: Settings, window: set[str], history: set[str]) -> list[str]:
+    """Which of a day's gold anomaly tables (hour bins, day features) must be rebuilt."""
+    sources = _hour_sources(warehouse, day, meters, settings)
+    wanted = [t for t, days in (("anomaly_hours", window), ("anomaly_days", history))
+              if day in days]
+    return [t for t in wanted
+            if (meta := partition_meta(warehouse, t, {"date": day})) is None
+            or meta.sources != sources]
+
+
 def pending_hour_days(*, settings: Settings) -> list[str]:
-    """Days of the scoring window whose hour bins are missing or older than their sources."""
+    """Days whose hour bins (the window) or day features (the history) are missing or stale."""
     warehouse = Warehouse.at(settings.warehouse)
     meters = _meters(warehouse)
-    stale = []
-    for day in _window_days(warehouse, settings):
-        meta = partition_meta(warehouse, "anomaly_hours", {"date": day})
-        if meta is None or meta.sources != _hour_sources(warehouse, day, meters, settings):
-            stale.append(day)
-    return stale
+    window, history = set(_window_days(warehouse, settings)), set(_history_days(warehouse))
+    return [day for day in sorted(window | history)
+            if _stale_tables(warehouse, day, meters, settings=settings, window=window,
+                             history=history)]
 
 
 def build_hour_day(day: str, *, settings: Settings) -> int:
-    """Hour bins of one silver day (gold ``anomaly_hours``); returns the bin count."""
+    """The gold anomaly tables of one silver day that are stale; returns the rows written.
+
+    Hour bins (``anomaly_hours``) for a day of the scoring window, day features
+    (``anomaly_days``) for a day of the history the change point reads.
+    """
     warehouse = Warehouse.at(settings.warehouse)
     meters = _meters(warehouse)
+    window, history = set(_window_days(warehouse, settings)), set(_history_days(warehouse))
+    stale = _stale_tables(warehouse, day, meters, settings=settings, window=window,
+                          history=history)
     readings = warehouse.scan("readings", date=day).drop("date")
-    bins = day_bins(readings, meters, settings=settings, day=date.fromisoformat(day))
-    # day_bins sorts by meter already
-    write_partition(bins.drop("day"), "anomaly_hours", {"date": day}, warehouse=warehouse,
-                    sources=_hour_sources(warehouse, day, meters, settings))
-    return bins.height
+    sources = _hour_sources(warehouse, day, meters, settings)
+    rows = 0
+    if "anomaly_hours" in stale:
+        bins = day_bins(readings, meters, settings=settings, day=date.fromisoformat(day))
+        # day_bins sorts by meter already
+        write_partition(bins.drop("day"), "anomaly_hours", {"date": day},
+                        warehouse=warehouse, sources=sources)
+        rows += bins.height
+    if "anomaly_days" in stale:
+        local = date.fromisoformat(day)
+        topo = topology_on(meters, _day_end(day, settings))
+        features = history_days(normalise_readings(readings), topo, settings=settings,
+                                first_day=local, end_day=local, unique=True)
+        write_partition(features.drop("day"), "anomaly_days", {"date": day},
+                        warehouse=warehouse, sort_by=("meter_id",), sources=sources)
+        rows += features.height
+    return rows
 
 
 def score_warehouse(*, settings: Settings, notes: list[str] | None = None) -> int:
@@ -253,9 +294,13 @@ def score_days(
         .drop("date")
     )
     meters = _meters(warehouse)
+    features = _gold_days(warehouse, "anomaly_days", _history_days(warehouse))
+    history = change_signals(
+        features.drop("date").collect(engine="streaming")) if features is not None else None
     signals = signals_from_bins(bins, meters, settings=settings,
                                 as_of=_day_end(days[-1], settings),
-                                transformer_losses=_transformer_losses(warehouse, days))
+                                transformer_losses=_transformer_losses(warehouse, days),
+                                history=history)
     note_unlisted_meters(signals, meters, notes)
     window = Window.ending(_day_end(days[-1], settings), settings)
     signals = with_evidence(

@@ -25,6 +25,13 @@ class Reason(NamedTuple):
 
 
 REASONS: dict[str, Reason] = {
+    "CHANGE": Reason(
+        vi="Từ ngày {day} hành vi thay đổi hẳn và kéo dài đến nay: sản lượng {before} → "
+        "{after} kWh/ngày{what} (mức ý nghĩa {stat})",
+        en="Behaviour changed on {day} and has stayed so: {before} → {after} kWh/day"
+        "{what} (strength {stat})",
+        suspicious=True,
+    ),
     "DROP": Reason(
         vi="Sản lượng giảm {pct} % so với lịch sử ({base} → {recent} kWh/ngày{peer})",
         en="Consumption fell {pct} % versus own history ({base} → {recent} kWh/day{peer})",

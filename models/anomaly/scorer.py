@@ -21,39 +21,46 @@ from typing import Self
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ami.errors import InputError, NoDataError
 from ami.instants import instant
 from ami.settings import Settings
 from ami.tariffs import load_tariffs, tariff_on, unbilled_vnd
 from models.anomaly.evidence import add_note, day_energy_from_readings, with_evidence
+from models.anomaly.history import FEATURES
 from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
 from models.anomaly.signals import MIN_LOSS_DAYS, Window, compute_signals, normalise_readings
 
 RULE_CODES = (
-    "DROP", "SEASON_DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH",
+    "CHANGE", "DROP", "SEASON_DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "SHAPE", "VARIANCE", "ROUGH",
     "LOSS_LINK",
     "TAMPER", "REGISTER_GAP", "REVERSE", "OVER_CAPACITY", "PEER",
 )
 SCORED_CODES = (*RULE_CODES, "ISOLATION")
+#: The whole history's change (CHANGE) carries the ranking. The recent-window rules
+#: (14 days against the 90 before) name what changed lately; on real households they
+#: mostly fire on behaviour (a cold week, guests, a new routine), so they weigh a tenth of
+#: what they would alone: they break ties and explain. Independent evidence (alarms,
+#: registers, night export, the transformer's loss) keeps its weight.
+WINDOW_RULE_SHARE = 0.05
 DEFAULT_RULE_WEIGHTS: dict[str, float] = {
-    "DROP": 0.85,
-    "ZERO": 0.95,
-    "PARTIAL_ZERO": 0.9,
-    "FLAT": 0.85,
-    "SHAPE": 0.85,
-    "VARIANCE": 0.6,
-    "ROUGH": 0.75,
-    "SEASON_DROP": 0.6,
+    "CHANGE": 0.95,
+    **{code: WINDOW_RULE_SHARE * weight for code, weight in {
+        "DROP": 0.85, "ZERO": 0.95, "PARTIAL_ZERO": 0.9, "FLAT": 0.85, "SHAPE": 0.85,
+        "VARIANCE": 0.6, "ROUGH": 0.75, "SEASON_DROP": 0.6}.items()},
     "LOSS_LINK": 0.6,
     "TAMPER": 0.7,
     "REGISTER_GAP": 0.5,
     "REVERSE": 0.9,
     "OVER_CAPACITY": 0.3,
-    "PEER": 0.3,
+    "PEER": WINDOW_RULE_SHARE * 0.3,
 }
 LABEL_OUTCOMES = ("theft", "meter_fault", "billing_error", "no_issue")
 POOLED = "__pooled__"
@@ -95,7 +102,21 @@ def rule_scores(recent_days: int = 14) -> dict[str, pl.Expr]:
     lighting = pl.col("is_lighting")
     # A drop must still be on in the last days: people away for a week come back.
     lasting = _ramp(pl.col("drop_latest"), 0.05, 0.25)
+    change_stat = pl.col("change_stat").fill_null(0.0)
+    change_mad = (change_stat - change_stat.median()).abs().median() * 1.4826
     return {
+        # The most significant change of the whole history towards theft (history.py),
+        # against how much every meter's history changes.
+        # A logistic of its robust z: never flat, so a stronger change always ranks higher.
+        # A change that is over (a week away, a meter stuck for days) is no theft going on.
+        # Street lights are dimmed by order (the 2026 plan), rooftop solar lowers import by
+        # day: their changes weigh a tenth (the window rules judge solar on night hours).
+        # A stuck register repeats its value: a device fault, explained, not accused.
+        "CHANGE": (1.0 / (1.0 + (-((change_stat - change_stat.median()) / change_mad - 4.0)
+                                / 1.5).exp())).fill_nan(0.0).fill_null(0.0)
+        * _ramp(pl.col("persistence"), 0.35, 0.75)
+        * pl.when(lighting | pl.col("is_solar")).then(0.1).otherwise(1.0)
+        * pl.when(pl.col("stuck_suspect").fill_null(False)).then(0.2).otherwise(1.0),
         # Peer-normalised drop, counted only when it stands out of the meter's own noise. The
         # 2026 plan orders public lighting dimmed 50 % at 23:00-04:00, so a lighting drop is
         # expected and weighs half.
@@ -331,6 +352,10 @@ def _supervised_features(frame: pl.DataFrame) -> np.ndarray:
         pl.col("nonmeasured_share_recent"),
         pl.col("is_solar").cast(pl.Float64),
         pl.col("is_lighting").cast(pl.Float64),
+        # the whole history: what changed, how strongly, whether it goes on
+        pl.col("change_stat"), pl.col("persistence"),
+        *[pl.col(f"chg_{name}").clip(-50.0, 50.0) for name in FEATURES],
+        (pl.col("kwh_day_after") / pl.col("kwh_day_before")).clip(0.0, 10.0),
     ]
     out = frame.select([e.cast(pl.Float64).fill_nan(None).alias(f"x{i}") for i, e in
                         enumerate(exprs)])
@@ -355,16 +380,37 @@ def _labels_in_memory(frame: pl.DataFrame, labels: pl.DataFrame,
     )
 
 
-class SupervisedModel:
-    """Gradient boosting on inspection outcomes, stacked with the unsupervised score.
+#: From this many inspection outcomes on, boosted trees learn them; below, a linear model.
+TREES_MIN_LABELS = 300
 
-    The boosted trees learn from the signals of inspected meters (theft = 1; no issue,
-    meter fault, billing error = 0). A logistic calibrator, fitted on out-of-fold tree
-    predictions together with the unsupervised score, turns both into a calibrated
-    probability of theft: where labels are few the unsupervised score keeps its say.
+
+def _learner(n_labels: int, seed: int) -> ClassifierMixin:
+    """The model that learns from ``n_labels`` outcomes.
+
+    A few dozen outcomes (a new loss team's first inspections) cannot train trees on
+    thirty signals: they memorise the few thefts seen. A logistic regression on the
+    standardised signals generalises from them; boosted trees take over once outcomes
+    number in the hundreds.
+    """
+    if n_labels >= TREES_MIN_LABELS:
+        return HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.08, max_leaf_nodes=15,
+            min_samples_leaf=max(3, n_labels // 40), l2_regularization=1.0, random_state=seed)
+    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                         StandardScaler(), LogisticRegression(C=3.0, max_iter=3000))
+
+
+class SupervisedModel:
+    """A model of inspection outcomes, stacked with the unsupervised score.
+
+    It learns from the signals of inspected meters (theft = 1; no issue, meter fault,
+    billing error = 0): a logistic regression while outcomes are few, boosted trees from
+    ``TREES_MIN_LABELS`` on. A logistic calibrator, fitted on its out-of-fold predictions
+    together with the unsupervised score, turns both into a calibrated probability of
+    theft: where labels are few the unsupervised score keeps its say.
     """
 
-    def __init__(self, trees: HistGradientBoostingClassifier, calibrator: LogisticRegression,
+    def __init__(self, trees: ClassifierMixin, calibrator: LogisticRegression,
                  columns: np.ndarray, n_labels: int) -> None:
         self.trees, self.calibrator, self.n_labels = trees, calibrator, n_labels
         self.columns = columns  # the features that had values among the labelled meters
@@ -383,10 +429,7 @@ class SupervisedModel:
         x = x[:, columns]
         unsupervised = _logit(joined["raw_score"].to_numpy())
         folds = StratifiedKFold(min(5, positives, negatives), shuffle=True, random_state=seed)
-        trees = HistGradientBoostingClassifier(
-            max_iter=150, learning_rate=0.08, max_leaf_nodes=15,
-            min_samples_leaf=max(3, len(y) // 40), l2_regularization=1.0, random_state=seed,
-        )
+        trees = _learner(len(y), seed)
         out_of_fold = cross_val_predict(trees, x, y, cv=folds, method="predict_proba")[:, 1]
         calibrator = LogisticRegression(C=1.0).fit(
             np.column_stack([_logit(out_of_fold), unsupervised]), y
@@ -409,7 +452,8 @@ class AnomalyScorer(BaseModel):
     n_estimators: int = Field(200, description="Trees per IsolationForest.")
     min_group_size: int = Field(30, description="Meters a group needs for its own forest.")
     min_forest_size: int = Field(10, description="Below this many meters no forest is fitted.")
-    isolation_weight: float = Field(0.35, description="Weight of the forest in the noisy-OR [0-1].")
+    isolation_weight: float = Field(WINDOW_RULE_SHARE * 0.35,
+                                    description="Weight of the forest in the noisy-OR [0-1].")
     isolation_range: tuple[float, float] = Field(
         (0.55, 0.70), description="Isolation score ramp (0.5 = normal, 1 = isolated) [-]."
     )
@@ -637,6 +681,31 @@ class AnomalyScorer(BaseModel):
         )
 
 
+#: What a change of each history feature means, for the CHANGE reason (vi, en).
+CHANGE_TEXT: dict[str, tuple[str, str]] = {
+    "level": ("thấp hơn hẳn so với các hộ cùng nhóm", "far below its peers'"),
+    "zero_share": ("nhiều chu kỳ bằng 0", "many intervals at zero"),
+    "roughness": ("biểu đồ nhảy thất thường giữa các chu kỳ", "erratic between intervals"),
+    "smoothness": ("mất tính liên tục của phụ tải", "no continuity between intervals"),
+    "repeat_share": ("giá trị lặp lại như bị san phẳng", "values repeated as if flattened"),
+    "peer_shape": ("hình dạng ngày khác hẳn các hộ khác", "a day shape unlike its peers'"),
+    "evening_share": ("cao điểm tối giảm", "less in the evening"),
+    "morning_share": ("sáng sớm tăng", "more in the early morning"),
+    "level_swing": ("sản lượng ngày dao động bất thường", "day energy swinging"),
+}
+#: A feature is named in the CHANGE reason from this t statistic on.
+CHANGE_NAMED_T = 3.0
+
+
+def _change_what(lang: str) -> pl.Expr:
+    """The features that changed most towards theft, in words (``; a, b, c``)."""
+    index = 0 if lang == "vi" else 1
+    named = [pl.when(pl.col(f"chg_{name}") >= CHANGE_NAMED_T).then(pl.lit(texts[index]))
+             for name, texts in CHANGE_TEXT.items()]
+    what = pl.concat_str(named, separator=", ", ignore_nulls=True)
+    return pl.when(what != "").then(pl.concat_str([pl.lit("; "), what])).otherwise(pl.lit(""))
+
+
 def _evidence(lang: str, timezone: str, recent_days: int) -> dict[str, dict[str, pl.Expr]]:
     """Formatted evidence numbers for every reason template, by code."""
 
@@ -713,6 +782,13 @@ def _evidence(lang: str, timezone: str, recent_days: int) -> dict[str, dict[str,
             "contracted": num(pl.col("contracted_kw")),
         },
         "PEER": {"ratio": pct(pl.col("peer_level")), "group": group_name},
+        "CHANGE": {
+            "day": pl.col("change_day").dt.strftime("%d/%m/%Y" if lang == "vi" else "%Y-%m-%d"),
+            "before": num(pl.col("kwh_day_before")),
+            "after": num(pl.col("kwh_day_after")),
+            "what": _change_what(lang),
+            "stat": num(pl.col("change_stat")),
+        },
         "ISOLATION": {"group": group_name, "value": num(pl.col("isolation"), 2)},
         "DATA_QUALITY": {"share": pct(pl.col("nonmeasured_share_recent"))},
         "STUCK": {},

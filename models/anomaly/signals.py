@@ -30,6 +30,13 @@ import polars as pl
 
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
+from models.anomaly.history import (
+    CHANGE_COLUMNS,
+    FEATURES,
+    HISTORY_MAX_DAYS,
+    change_signals,
+    day_table,
+)
 
 # --- module constants (candidates for Settings; not there yet) ------------------------
 # Days of history before the recent window that form the baseline [d].
@@ -79,6 +86,8 @@ MIN_LAST_YEAR_DAYS = 7
 MIN_LOSS_DAYS = 14
 # Profile correlation needs at least this many hour bins present in both windows.
 MIN_PROFILE_BINS = 6
+# Days before a change at the level after it, for a low to count as an empty home [d].
+VACANT_BEFORE_DAYS = 5
 # Meters per chunk of the computation: memory follows a chunk's hour bins (5 000 meters ×
 # 104 days × 24 ≈ 12.5 M rows). Measured on 2 cores, 300 000 meters × 104 days of stored
 # bins: 60 chunks, 335 s, 3.9 GB peak (2 000 per chunk: about 1.4 times slower).
@@ -143,6 +152,17 @@ SIGNAL_COLUMNS: dict[str, str] = {
     "loss_corr": "correlation of day energy with the transformer's day loss, window [-]",
     "kw_max_recent": "highest interval power, recent [kW]",
     "contracted_kw": "contracted capacity from the meters table (null without topology) [kW]",
+    # the whole history (``history.py``): the most significant change towards theft
+    "change_day": "first local day after the meter's most significant change",
+    "change_stat": "its strength: root of the summed squared one-sided t statistics [-]",
+    "days_before": "days of history before the change [d]",
+    "days_after": "days from the change to the end [d]",
+    "kwh_day_before": "mean day energy before the change [kWh/d]",
+    "kwh_day_after": "mean day energy after it [kWh/d]",
+    "persistence": "share of the change the last days still show (0: it is over) [0-1]",
+    "low_days_before": "days before the change already as low as after it [d]",
+    **{f"chg_{name}": f"t statistic of the change of {name} (positive: towards theft) [-]"
+       for name in FEATURES},
 }
 
 
@@ -235,8 +255,9 @@ def compute_signals(
     """
     lf = normalise_readings(readings)
     window = Window.ending(_resolve_as_of(lf, as_of), settings)
-    lf = lf.filter(window.instants(settings))
     topo = _current_topology(meters, window.as_of) if meters is not None else None
+    history = history_signals(lf, topo, settings=settings, window=window)
+    lf = lf.filter(window.instants(settings))
     if transformer_losses is None and topo is not None:
         transformer_losses = transformer_day_losses(lf, topo, settings, window)
     lf = _with_interval_minutes(_customers_only(lf, topo), settings)
@@ -245,7 +266,72 @@ def compute_signals(
         bins = hour_bins(part, settings, window.covers(pl.col("day")), unique=False)
         bins = drop_common_outages(bins, topo)
         parts.append(_bin_signals(bins, topo, window, transformer_losses))
-    return _finish(parts, window, settings)
+    return _finish(parts, window, settings, history)
+
+
+def history_signals(lf: pl.LazyFrame, topo: pl.DataFrame | None, *, settings: Settings,
+                    window: Window) -> pl.DataFrame:
+    """Each customer meter's most significant change over its whole history (``history``).
+
+    ``lf``: ``normalise_readings`` output. Up to ``HISTORY_MAX_DAYS`` local days ending
+    with the window are read; only measured energy counts.
+    """
+    first = window.end_day - timedelta(days=HISTORY_MAX_DAYS - 1)
+    readings = lf.filter((pl.col("interval_end") > local_midnight(first, settings.timezone))
+                         & (pl.col("interval_end") <= window.as_of))
+    days = history_days(readings, topo, settings=settings, first_day=first,
+                        end_day=window.end_day, unique=False)
+    return change_signals(days)
+
+
+def history_days(readings: pl.LazyFrame, topo: pl.DataFrame | None, *, settings: Settings,
+                 first_day: date, end_day: date, unique: bool) -> pl.DataFrame:
+    """``history.day_table`` of customer meters' measured energy, supply outages blanked.
+
+    ``readings``: ``normalise_readings`` output (``unique``: one row per meter and instant,
+    as silver). The same for a readings file's whole history and for a warehouse day (gold
+    ``anomaly_days``), so both score alike.
+    """
+    lf = _with_interval_minutes(_customers_only(readings, topo), settings)
+    rows = lf.with_columns(measured=_measured()) if unique else _deduplicate(lf)
+    measured = _blank_common_outages(
+        rows.with_columns(kwh_import=pl.when(pl.col("measured")).then(pl.col("kwh_import"))),
+        topo)
+    groups = topo.select("meter_id", "customer_group") if topo is not None else None
+    return day_table(measured, settings=settings, first_day=first_day, end_day=end_day,
+                     groups=groups)
+
+
+def _blank_common_outages(readings: pl.LazyFrame, topo: pl.DataFrame | None) -> pl.LazyFrame:
+    """Intervals when most meters of a transformer read zero: a supply outage, not theft.
+
+    The interval version of ``drop_common_outages`` (same voters and shares): the energy
+    of those intervals is missing, for every meter of the transformer.
+    """
+    if topo is None:
+        return readings
+    voters = topo.filter(
+        pl.col("transformer_id").is_not_null()
+        & (pl.col("customer_group").fill_null("") != "public_lighting")
+        & (pl.col("solar_kwp").fill_null(0.0) <= 0.0)
+    ).select("meter_id", "transformer_id")
+    kw = pl.col("kwh_import") / (pl.col("interval_minutes").cast(pl.Float64) / 60.0)
+    off = (
+        readings.join(voters.lazy(), on="meter_id", how="inner")
+        .group_by("transformer_id", "interval_end")
+        .agg(n=pl.col("kwh_import").count(), n_zero=(kw <= ZERO_ABS_KW).sum())
+        .filter((pl.col("n") >= COMMON_ZERO_MIN_METERS)
+                & (pl.col("n_zero") >= COMMON_ZERO_SHARE * pl.col("n")))
+        .select("transformer_id", "interval_end", outage=pl.lit(True))
+    )
+    return (
+        readings.join(topo.lazy().select("meter_id", "transformer_id"), on="meter_id",
+                      how="left")
+        .join(off, on=["transformer_id", "interval_end"], how="left")
+        .with_columns(kwh_import=pl.when(pl.col("outage").fill_null(False)).then(None)
+                      .otherwise(pl.col("kwh_import")))
+        .drop("transformer_id", "outage")
+    )
 
 
 def signals_from_bins(
@@ -255,6 +341,7 @@ def signals_from_bins(
     settings: Settings,
     as_of: datetime,
     transformer_losses: pl.DataFrame | None = None,
+    history: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``compute_signals`` from stored hour bins (``day_bins`` output with a ``day`` column).
 
@@ -262,6 +349,7 @@ def signals_from_bins(
     read only its own row groups, so a province is read once, not once per chunk. Give
     the bins of the window's days only (filter the partitions): other filters run per chunk
     in memory, because a filter on a derived column stops the scan from streaming.
+    ``history``: ``change_signals`` of the stored day tables (gold ``anomaly_days``).
     """
     window = Window.ending(as_of, settings)
     topo = _current_topology(meters, window.as_of) if meters is not None else None
@@ -280,7 +368,7 @@ def signals_from_bins(
             .filter(window.covers(pl.col("day")))
         )
         parts.append(_bin_signals(part, topo, window, transformer_losses))
-    return _finish(parts, window, settings)
+    return _finish(parts, window, settings, history)
 
 
 def day_bins(
@@ -292,7 +380,7 @@ def day_bins(
     later does not change the bins of past days; grid meters are dropped when scored. The
     bins come sorted by meter (stored so, a range of meters reads few row groups).
     """
-    topo = _topology_on(meters, local_midnight(day + timedelta(days=1), settings.timezone))
+    topo = topology_on(meters, local_midnight(day + timedelta(days=1), settings.timezone))
     lf = _with_interval_minutes(normalise_readings(readings), settings)
     # Silver is written sorted by meter: then the grouping keeps that order for free.
     in_order = bool(
@@ -304,7 +392,7 @@ def day_bins(
     return drop_common_outages(bins, topo)
 
 
-def _topology_on(meters: pl.DataFrame | None, instant: datetime) -> pl.DataFrame | None:
+def topology_on(meters: pl.DataFrame | None, instant: datetime) -> pl.DataFrame | None:
     """The meter rows valid at ``instant`` (none for meters not yet or no longer valid)."""
     if meters is None:
         return None
@@ -313,14 +401,18 @@ def _topology_on(meters: pl.DataFrame | None, instant: datetime) -> pl.DataFrame
 
 def topology_digest(meters: pl.DataFrame | None, instant: datetime) -> str:
     """A checksum of the topology valid at ``instant``: day bins depend on nothing else."""
-    topo = _topology_on(meters, instant)
+    topo = topology_on(meters, instant)
     if topo is None:
         return ""
     return hashlib.sha256(topo.write_csv().encode()).hexdigest()
 
 
-def _finish(parts: list[pl.DataFrame], window: Window, settings: Settings) -> pl.DataFrame:
-    """Chunks joined, then the comparisons that need every meter (peers)."""
+def _finish(parts: list[pl.DataFrame], window: Window, settings: Settings,
+            history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Chunks joined, then the comparisons that need every meter (peers).
+
+    ``history``: ``change_signals`` per meter (null columns without it).
+    """
     parts = [part for part in parts if part.height]
     if not parts:
         raise NoDataError(
@@ -334,6 +426,9 @@ def _finish(parts: list[pl.DataFrame], window: Window, settings: Settings) -> pl
         .sort("meter_id")
         .with_columns(window_end=pl.lit(window.as_of, dtype=pl.Datetime("us", "UTC")))
     )
+    if history is None:
+        history = pl.DataFrame(schema=CHANGE_COLUMNS)
+    signals = signals.join(history, on="meter_id", how="left")
     return _with_derived(signals, settings).select(list(SIGNAL_COLUMNS))
 
 
@@ -1185,5 +1280,8 @@ def _with_derived(signals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
             & (pl.col("rough_rel").fill_null(1.0) < 1.3)
             & ~pl.col("is_solar")
             & ~pl.col("is_lighting")
+            # an empty home is an excuse only if the home was as low before too: a new
+            # low (or zero) with nothing else to explain it is evidence
+            & (pl.col("low_days_before").fill_null(0) >= VACANT_BEFORE_DAYS)
         ).fill_null(False),
     )

@@ -309,3 +309,35 @@ def test_a_vendor_export_is_read_as_the_canonical_file(slice_file: Path, tmp_pat
     assert expected.height > 2 * 9000
     assert_frame_equal(vendor.select(expected.columns).sort("meter_id", "interval_end"),
                        expected.sort("meter_id", "interval_end"), check_dtypes=False)
+
+
+# --- the floors on real households (README "Evaluation"; seeds other than the README's) ---
+
+FLOOR_SPEC = RealSpec(seeds=(11, 12), onset_days=(7, 300), half_labels=False)
+
+
+@pytest.fixture(scope="module")
+def year() -> RealEvaluation:
+    """All 87 households, the whole of 2013, two seeds the README's table does not use."""
+    readings = read_readings(Path(__file__).parents[1] / "data" / "realdata"
+                             / "households.csv.gz", settings=SETTINGS)
+    return evaluate_real(readings, FLOOR_SPEC, settings=SETTINGS)
+
+
+def _mean(evaluation: RealEvaluation, scorer: str, attack: str = "all") -> dict[str, float]:
+    row = evaluation.metrics.filter(
+        (pl.col("seed") == "mean") & (pl.col("scorer") == scorer)
+        & (pl.col("mode") == "unsupervised") & (pl.col("attack") == attack)
+        & (pl.col("onset") == "all")).row(0, named=True)
+    return {k: float(row[k]) for k in ("roc_auc", "average_precision", "precision_at_k")}
+
+
+def test_real_households_hold_the_floors(year: RealEvaluation) -> None:
+    ours = _mean(year, "ami")
+    assert ours["roc_auc"] >= 0.90
+    assert ours["precision_at_k"] >= 0.6
+    for baseline in ("drop_ratio", "reference_iforest"):
+        assert ours["roc_auc"] >= _mean(year, baseline)["roc_auc"] + 0.15
+    assert _mean(year, "ami", "bypass")["roc_auc"] == 1.0
+    for attack in ATTACKS:
+        assert _mean(year, "ami", attack)["roc_auc"] >= 0.75, attack
