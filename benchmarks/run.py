@@ -98,18 +98,25 @@ STEPS = {
         "from models.anomaly.jobs import build_hour_day\n"
         "for d in range(2, 9): build_hour_day(f'2026-10-{d:02d}', settings=s)\n"
     ),
-    "anomaly window (setup: the day's bins copied to the window)": SETTINGS + (
+    "anomaly window (setup: the day's bins copied to the window, its features to 400 d)":
+    SETTINGS + (
         "from datetime import date, timedelta\n"
         "from models.anomaly.signals import HISTORY_DAYS\n"
         "from warehouse import Warehouse, partition_meta, write_partition\n"
         "wh = Warehouse.at(s.warehouse)\n"
+        "from models.anomaly.history import HISTORY_MAX_DAYS\n"
         "bins = wh.read('anomaly_hours', {'date': '2026-10-01'})\n"
         "sources = partition_meta(wh, 'anomaly_hours', {'date': '2026-10-01'}).sources\n"
+        "features = wh.read('anomaly_days', {'date': '2026-10-01'})\n"
         "last = date(2026, 10, 30)\n"
-        "for d in range(HISTORY_DAYS + s.anomaly_recent_days):\n"
+        "for d in range(HISTORY_MAX_DAYS):\n"
         "    day = (last - timedelta(days=d)).isoformat()\n"
-        "    if not '2026-10-01' <= day <= '2026-10-08':\n"
+        "    if '2026-10-01' <= day <= '2026-10-08':\n"
+        "        continue\n"
+        "    if d < HISTORY_DAYS + s.anomaly_recent_days:\n"
         "        write_partition(bins, 'anomaly_hours', {'date': day}, warehouse=wh,"
+        " sources=sources)\n"
+        "    write_partition(features, 'anomaly_days', {'date': day}, warehouse=wh,"
         " sources=sources)\n"
     ),
     "anomaly scoring (window from the bins)": SETTINGS + (

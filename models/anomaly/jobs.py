@@ -12,7 +12,7 @@ from ami.errors import InputError, NoDataError
 from ami.instants import HINT, instant, problem
 from ami.settings import Settings
 from models.anomaly.evidence import read_bronze_events, read_bronze_registers, with_evidence
-from models.anomaly.history import HISTORY_MAX_DAYS, change_signals
+from models.anomaly.history import HISTORY_MAX_DAYS, METERS_PER_BLOCK, change_signals
 from models.anomaly.inspections import read_inspections
 from models.anomaly.scorer import note_unlisted_meters, score_meters, score_signals
 from models.anomaly.signals import (
@@ -162,13 +162,15 @@ def _day_end(day: str, settings: Settings) -> datetime:
     return local_midnight(date.fromisoformat(day) + timedelta(days=1), settings.timezone)
 
 
-def _history_days(warehouse: Warehouse) -> list[str]:
-    """The silver days whose day features the change point reads (the last ~400)."""
-    days = warehouse.partitions("readings", "date")
+def _history_days(warehouse: Warehouse, table: str = "readings",
+                  end: str | None = None) -> list[str]:
+    """The days of ``table`` the change point reads: the ~400 up to ``end`` (the last)."""
+    days = warehouse.partitions(table, "date")
     if not days:
         return []
-    first = (date.fromisoformat(days[-1]) - timedelta(days=HISTORY_MAX_DAYS - 1)).isoformat()
-    return [day for day in days if day >= first]
+    last = end or days[-1]
+    first = (date.fromisoformat(last) - timedelta(days=HISTORY_MAX_DAYS - 1)).isoformat()
+    return [day for day in days if first <= day <= last]
 
 
 def _stale_tables(warehouse: Warehouse, day: str, meters: pl.DataFrame | None, *,
@@ -250,6 +252,27 @@ def _gold_days(warehouse: Warehouse, table: str, days: list[str]) -> pl.LazyFram
     )
 
 
+def _history_changes(warehouse: Warehouse, days: list[str]) -> pl.DataFrame | None:
+    """``change_signals`` of the stored day features, a block of meters at a time.
+
+    The partitions are sorted by meter: each block's range reads its own row groups of
+    every day, so a province's year is never in memory at once.
+    """
+    features = _gold_days(warehouse, "anomaly_days", days)
+    if features is None:
+        return None
+    ids = features.select(pl.col("meter_id").unique()).collect(engine="streaming") \
+        .sort("meter_id")["meter_id"]
+    parts = []
+    for first in range(0, ids.len(), METERS_PER_BLOCK):
+        block = ids.slice(first, METERS_PER_BLOCK)
+        rows = features.filter(pl.col("meter_id").is_between(pl.lit(block[0]),
+                                                             pl.lit(block[-1]))) \
+            .drop("date").collect(engine="streaming")
+        parts.append(change_signals(rows))
+    return pl.concat(parts) if parts else None
+
+
 def _transformer_losses(warehouse: Warehouse, days: list[str]) -> pl.DataFrame | None:
     """Loss per transformer and day from the gold day balances (None before they exist)."""
     balances = _gold_days(warehouse, "balance_day", days)
@@ -294,9 +317,7 @@ def score_days(
         .drop("date")
     )
     meters = _meters(warehouse)
-    features = _gold_days(warehouse, "anomaly_days", _history_days(warehouse))
-    history = change_signals(
-        features.drop("date").collect(engine="streaming")) if features is not None else None
+    history = _history_changes(warehouse, _history_days(warehouse, "anomaly_days", days[-1]))
     signals = signals_from_bins(bins, meters, settings=settings,
                                 as_of=_day_end(days[-1], settings),
                                 transformer_losses=_transformer_losses(warehouse, days),
