@@ -302,6 +302,15 @@ def history_days(readings: pl.LazyFrame, topo: pl.DataFrame | None, *, settings:
                      groups=groups)
 
 
+def _outage_voters(topo: pl.DataFrame) -> pl.DataFrame:
+    """Meters whose zeros tell a supply outage: not street lights, not solar (zero by design)."""
+    return topo.filter(
+        pl.col("transformer_id").is_not_null()
+        & (pl.col("customer_group").fill_null("") != "public_lighting")
+        & (pl.col("solar_kwp").fill_null(0.0) <= 0.0)
+    ).select("meter_id", "transformer_id")
+
+
 def _blank_common_outages(readings: pl.LazyFrame, topo: pl.DataFrame | None) -> pl.LazyFrame:
     """Intervals when most meters of a transformer read zero: a supply outage, not theft.
 
@@ -310,11 +319,7 @@ def _blank_common_outages(readings: pl.LazyFrame, topo: pl.DataFrame | None) -> 
     """
     if topo is None:
         return readings
-    voters = topo.filter(
-        pl.col("transformer_id").is_not_null()
-        & (pl.col("customer_group").fill_null("") != "public_lighting")
-        & (pl.col("solar_kwp").fill_null(0.0) <= 0.0)
-    ).select("meter_id", "transformer_id")
+    voters = _outage_voters(topo)
     kw = pl.col("kwh_import") / (pl.col("interval_minutes").cast(pl.Float64) / 60.0)
     off = (
         readings.join(voters.lazy(), on="meter_id", how="inner")
@@ -814,11 +819,7 @@ def drop_common_outages(bins: pl.DataFrame, topo: pl.DataFrame | None) -> pl.Dat
     """
     if topo is None or bins.height == 0:
         return bins
-    voters = topo.filter(
-        pl.col("transformer_id").is_not_null()
-        & (pl.col("customer_group").fill_null("") != "public_lighting")
-        & (pl.col("solar_kwp").fill_null(0.0) <= 0.0)
-    ).select("meter_id", "transformer_id")
+    voters = _outage_voters(topo)
     kw = pl.when(pl.col("hours_valid") > 0).then(pl.col("kwh") / pl.col("hours_valid"))
     votes = (
         bins.join(voters, on="meter_id", how="inner")
