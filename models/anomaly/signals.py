@@ -86,6 +86,8 @@ MIN_LAST_YEAR_DAYS = 7
 MIN_LOSS_DAYS = 14
 # Profile correlation needs at least this many hour bins present in both windows.
 MIN_PROFILE_BINS = 6
+# Decimals the signals are kept to (the last bits of a sum depend on its order).
+SIGNAL_DECIMALS = 9
 # Days before a change at the level after it, for a low to count as an empty home [d].
 VACANT_BEFORE_DAYS = 5
 # Meters per chunk of the computation: memory follows a chunk's hour bins (5 000 meters ×
@@ -434,7 +436,11 @@ def _finish(parts: list[pl.DataFrame], window: Window, settings: Settings,
     if history is None:
         history = pl.DataFrame(schema=CHANGE_COLUMNS)
     signals = signals.join(history, on="meter_id", how="left")
-    return _with_derived(signals, settings).select(list(SIGNAL_COLUMNS))
+    # Polars adds in an order that depends on its threads and on the file's chunks; the
+    # last bits differ from run to run. Rounded, the same readings give the same signals,
+    # and the forest and the rules the same scores.
+    return _with_derived(signals, settings).select(list(SIGNAL_COLUMNS)).with_columns(
+        pl.col(pl.Float64).round(SIGNAL_DECIMALS))
 
 
 def _customers_only(lf: pl.LazyFrame, topo: pl.DataFrame | None) -> pl.LazyFrame:
