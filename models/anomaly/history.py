@@ -121,6 +121,9 @@ def day_table(readings: pl.LazyFrame, *, settings: Settings, first_day: date, en
     lf = (
         lf
         .with_columns(kwh_import=kwh.clip(upper_bound=cap))
+        # Energy in whole micro-kWh: integer sums do not depend on the order Polars adds
+        # them in, so the same readings always give the same features.
+        .with_columns(micro=(kwh * 1e6).round().cast(pl.Int64))
         .sort("meter_id", "interval_end")
         .with_columns(lx=(kwh + floor).log())
         .with_columns(
@@ -143,24 +146,25 @@ def day_table(readings: pl.LazyFrame, *, settings: Settings, first_day: date, en
         pl.col("customer_group").first(),
         n_valid=kwh.count().cast(pl.Int32),
         per_day=per_day.first(),
-        kwh=kwh.sum(),
+        kwh=pl.col("micro").sum() / 1e6,
         zero_share=(kwh <= ZERO_KW * hours).mean(),
         roughness=(pl.col("lx") - pl.col("lx_prev")).abs().median(),
         smoothness=pl.corr("lx", "lx_prev", method="spearman"),
         repeat_share=((kwh == pl.col("prev")) & (kwh > 0)).filter(
             pl.col("prev").is_not_null()).mean(),
-        evening_share=kwh.filter(pl.col("hour").is_between(*EVENING_HOURS, closed="left"))
-        .sum() / kwh.sum(),
-        morning_share=kwh.filter(pl.col("hour").is_between(*MORNING_HOURS, closed="left"))
-        .sum() / kwh.sum(),
+        evening_share=pl.col("micro").filter(
+            pl.col("hour").is_between(*EVENING_HOURS, closed="left")).sum()
+        / pl.col("micro").sum(),
+        morning_share=pl.col("micro").filter(
+            pl.col("hour").is_between(*MORNING_HOURS, closed="left")).sum()
+        / pl.col("micro").sum(),
     ).filter(pl.col("n_valid") >= MIN_DAY_COVERAGE * pl.col("per_day"))
     # Shape against the peers': each hour's share of the day, against the peers' median
     # share of that hour (the same day, the same customer group), allowing the day to be
     # shifted by up to CLOCK_SLACK_HOURS — a meter clock an hour off is no new shape.
     shares = lf.join(days.select("meter_id", "day"), on=["meter_id", "day"], how="semi") \
-        .group_by("meter_id", "day", "customer_group", "hour").agg(kwh=kwh.sum()) \
-        .with_columns(share=(pl.col("kwh") / pl.col("kwh").sum().over("meter_id", "day"))
-                      .round(FEATURE_DECIMALS))  # equal hours tie, whatever the sum order
+        .group_by("meter_id", "day", "customer_group", "hour").agg(micro=pl.col("micro").sum()) \
+        .with_columns(share=pl.col("micro") / pl.col("micro").sum().over("meter_id", "day"))
     peers = shares.group_by("day", "customer_group", "hour").agg(peer=pl.col("share").median())
     lagged = [
         shares.join(peers.with_columns(hour=(pl.col("hour") + lag) % 24),
