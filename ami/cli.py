@@ -267,13 +267,18 @@ def anomalies_score(
         help="Meter events: meter_id, event_at, event_code (optional).")] = None,
     registers: Annotated[Path | None, typer.Option(
         help="Register reads: meter_id, read_at, register_kwh_import (optional).")] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="The zone whose local days the readings belong to, e.g. Europe/London for "
+             "British data (default AMI_TIMEZONE); also reads instants written without "
+             "a zone.")] = None,
 ) -> None:
     """Rank meters by how suspicious their readings are (theft or waste)."""
     from models.anomaly.jobs import score_files
     from reports.files import write_frame
 
     notes: list[str] = []  # optional enrichments left out (e.g. no tariff: VND empty)
-    frame = score_files(readings, meters, labels, settings=get_settings(), events=events,
+    settings = get_settings().in_zone(timezone)
+    frame = score_files(readings, meters, labels, settings=settings, events=events,
                         registers=registers, notes=notes)
     write_frame(frame, out)
     console.print(f"{frame.height} meters scored → {out}")
@@ -321,7 +326,6 @@ def anomalies_evaluate(
         read_readings,
         real_spec,
         summary_rows,
-        with_timezone,
     )
     from reports.files import write_frame
 
@@ -364,7 +368,7 @@ def anomalies_evaluate(
         raise ConfigError(f"{', '.join(wrong)} applies to the synthetic province only",
                           fix="leave it out with --readings (real readings have no meters "
                               "table)")
-    settings = with_timezone(settings, settings.timezone if timezone is None else timezone)
+    settings = settings.in_zone(timezone)
     zone = settings.timezone
     real = real_spec(seed=seed, seeds=seeds, theft_share=theft_share, onset_min=onset_min,
                      onset_max=onset_max, half_labels=half_labels)

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ami.errors import ConfigError
+
 #: The retail tariff table shipped with the package (see ``ami.tariffs``).
 PACKAGED_TARIFFS = Path(__file__).with_name("tariffs.csv")
 
@@ -178,6 +180,22 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The local time zone object."""
         return ZoneInfo(self.timezone)
+
+    def in_zone(self, zone: str | None) -> Settings:
+        """These settings with local days in ``zone`` (an IANA name; None: unchanged).
+
+        Data from elsewhere keeps its own clock: London readings read as Vietnamese days
+        would split every evening in two.
+        """
+        if zone is None or zone == self.timezone:
+            return self
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"unknown time zone {zone!r}",
+                              fix="give an IANA zone, e.g. Europe/London or Asia/Ho_Chi_Minh") \
+                from None
+        return self.model_copy(update={"timezone": zone})
 
 
 @lru_cache(maxsize=1)

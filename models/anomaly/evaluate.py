@@ -42,7 +42,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -658,14 +658,3 @@ def real_spec(*, seed: int | None = None, seeds: int | None = None,
         label_share=default.label_share,
         half_labels=half_labels,
     )
-
-
-def with_timezone(settings: Settings, zone: str) -> Settings:
-    """``settings`` whose local days are those of ``zone`` (an IANA name)."""
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {zone!r}",
-                          fix="give an IANA zone, e.g. Europe/London or Asia/Ho_Chi_Minh") \
-            from None
-    return settings.model_copy(update={"timezone": zone})

@@ -86,7 +86,8 @@ DAY_SCHEMA: dict[str, pl.DataType] = {
 CHANGE_COLUMNS: dict[str, pl.DataType] = {
     "meter_id": pl.String(), "change_day": pl.Date(), "change_stat": pl.Float64(),
     "days_before": pl.Int32(), "days_after": pl.Int32(), "kwh_day_before": pl.Float64(),
-    "kwh_day_after": pl.Float64(), "persistence": pl.Float64(), "low_days_before": pl.Int32(),
+    "kwh_day_after": pl.Float64(), "kwh_day_expected": pl.Float64(),
+    "persistence": pl.Float64(), "low_days_before": pl.Int32(),
     **{f"chg_{name}": pl.Float64() for name in FEATURES},
 }
 #: A day before the change is "as low as after" up to this multiple of the after mean.
@@ -280,6 +281,7 @@ def _block_change(rows: pl.DataFrame, meters: pl.Series, days: pl.Series,
         "days_after": np.where(valid, last + 1 - split, 0).astype(np.int32),
         "kwh_day_before": np.where(valid, mean(before), np.nan),
         "kwh_day_after": np.where(valid, mean(after), np.nan),
+        "kwh_day_expected": np.where(valid, _expected_after(kwh, level, before, after), np.nan),
         "persistence": np.where(valid, persistence, np.nan),
         "low_days_before": np.where(
             valid, (before[:, :n_days] & counted
@@ -288,6 +290,22 @@ def _block_change(rows: pl.DataFrame, meters: pl.Series, days: pl.Series,
         **{f"chg_{name}": np.where(valid, t_each[name][index, split], np.nan)
            for name in FEATURES},
     }).with_columns(pl.col(pl.Float64).fill_nan(None))
+
+
+def _expected_after(kwh: np.ndarray, level: np.ndarray, before: np.ndarray,
+                    after: np.ndarray) -> np.ndarray:
+    """Mean day energy after the change had the meter kept its place among its peers [kWh/d].
+
+    A day's peers' (log) level is the meter's log energy minus its level that day; the
+    meter's mean level before the change, on the peers' days after it, gives the energy it
+    would have recorded then — seasons and holidays included, as the peers lived them.
+    """
+    n_days = kwh.shape[1]
+    with np.errstate(all="ignore"):
+        peers = np.log(kwh + LOG_FLOOR_KWH) - level
+        own = np.nanmean(np.where(before[:, :n_days], level, np.nan), axis=1, keepdims=True)
+        expected = np.clip(np.exp(peers + own) - LOG_FLOOR_KWH, 0.0, None)
+        return np.nanmean(np.where(after[:, :n_days], expected, np.nan), axis=1)
 
 
 def _persistence(features: dict[str, np.ndarray], before: np.ndarray, after: np.ndarray,

@@ -21,13 +21,12 @@ from typing import Self
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from ami.errors import InputError, NoDataError
 from ami.instants import instant
@@ -72,6 +71,16 @@ REASON_MIN_SCORE = 0.1
 ESTIMATE_MIN_SCORE = 0.25
 # Rules whose pattern loses energy (SHAPE only moves it in time).
 ENERGY_RULES = ("DROP", "SEASON_DROP", "ZERO", "PARTIAL_ZERO", "FLAT", "VARIANCE", "ROUGH")
+# A change that has lasted YOUNG_CHANGE_DAYS[0] days weighs YOUNG_CHANGE_FLOOR of its
+# strength, one of YOUNG_CHANGE_DAYS[1] days all of it [d], [-].
+YOUNG_CHANGE_DAYS = (7.0, 21.0)
+YOUNG_CHANGE_FLOOR = 0.3
+# A change whose level rose by a t of RISEN_LEVEL_T[0] against its peers starts to lose
+# weight, one of RISEN_LEVEL_T[1] keeps RISEN_CHANGE_WEIGHT of it [-].
+RISEN_LEVEL_T = (5.0, 15.0)
+RISEN_CHANGE_WEIGHT = 0.5
+# The change's level t from which its energy counts as unbilled [-].
+CHANGE_LEVEL_MIN_T = 3.0
 # Estimated unbilled energy is reported per 30 days [d].
 MONTH_DAYS = 30.0
 
@@ -102,7 +111,16 @@ def rule_scores(recent_days: int = 14) -> dict[str, pl.Expr]:
     lighting = pl.col("is_lighting")
     # A drop must still be on in the last days: people away for a week come back.
     lasting = _ramp(pl.col("drop_latest"), 0.05, 0.25)
-    change_stat = pl.col("change_stat").fill_null(0.0)
+    # A change of a few days (a holiday away: Christmas, Tết) may end tomorrow; it weighs
+    # YOUNG_CHANGE_FLOOR of its strength at one week and all of it at three.
+    # A meter that records more than before, against its peers, took up a new use (a
+    # heater, a tenant): theft never raises the metered energy, so its shape changes alone
+    # weigh RISEN_CHANGE_WEIGHT.
+    young = _ramp(pl.col("days_after").cast(pl.Float64), *YOUNG_CHANGE_DAYS)
+    risen = _ramp(-pl.col("chg_level"), *RISEN_LEVEL_T)
+    change_stat = (pl.col("change_stat")
+                   * (YOUNG_CHANGE_FLOOR + (1.0 - YOUNG_CHANGE_FLOOR) * young)
+                   * (1.0 - (1.0 - RISEN_CHANGE_WEIGHT) * risen)).fill_null(0.0)
     change_mad = (change_stat - change_stat.median()).abs().median() * 1.4826
     return {
         # The most significant change of the whole history towards theft (history.py),
@@ -380,39 +398,134 @@ def _labels_in_memory(frame: pl.DataFrame, labels: pl.DataFrame,
     )
 
 
-#: From this many inspection outcomes on, boosted trees learn them; below, a linear model.
+#: From this many inspection outcomes on, boosted trees learn them; below, a linear model
+#: around the unsupervised score (``ShrunkLogistic``).
 TREES_MIN_LABELS = 300
+#: Penalties the few-label model chooses from by cross-validation; ``inf``: the labels only
+#: calibrate the unsupervised score (its ranking unchanged).
+SHRINK_PENALTIES = (3.0, 10.0, 30.0, 100.0, float("inf"))
+#: Penalty on the unsupervised logit's slope away from 1: outcomes that the unsupervised
+#: score already separates must not stretch it until every suspect reads 1.0 (a tie).
+SLOPE_PENALTY = 1.0
 
 
-def _learner(n_labels: int, seed: int) -> ClassifierMixin:
-    """The model that learns from ``n_labels`` outcomes.
+def _trees(n_labels: int, seed: int) -> ClassifierMixin:
+    """Boosted trees for hundreds of outcomes (``TREES_MIN_LABELS`` on)."""
+    return HistGradientBoostingClassifier(
+        max_iter=150, learning_rate=0.08, max_leaf_nodes=15,
+        min_samples_leaf=max(3, n_labels // 40), l2_regularization=1.0, random_state=seed)
 
-    A few dozen outcomes (a new loss team's first inspections) cannot train trees on
-    thirty signals: they memorise the few thefts seen. A logistic regression on the
-    standardised signals generalises from them; boosted trees take over once outcomes
-    number in the hundreds.
+
+class ShrunkLogistic:
+    """A logistic regression around the unsupervised score, shrunk towards it.
+
+    logit P(theft) = a + b·logit(unsupervised) + β·x, with x the standardised change
+    features of the whole history and an L2 penalty on β chosen by cross-validation among
+    ``SHRINK_PENALTIES``. A few dozen outcomes (a new loss team's first inspections, ten
+    thefts among them) cannot teach thirty signals: unless the held-out folds say that
+    they help, β stays near 0 and the labels only calibrate the unsupervised ranking —
+    they never make it worse by memorising the few thefts seen.
     """
-    if n_labels >= TREES_MIN_LABELS:
-        return HistGradientBoostingClassifier(
-            max_iter=150, learning_rate=0.08, max_leaf_nodes=15,
-            min_samples_leaf=max(3, n_labels // 40), l2_regularization=1.0, random_state=seed)
-    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
-                         StandardScaler(), LogisticRegression(C=3.0, max_iter=3000))
+
+    def __init__(self, penalty: float, center: np.ndarray, scale: np.ndarray,
+                 weights: np.ndarray) -> None:
+        self.penalty, self.center, self.scale, self.weights = penalty, center, scale, weights
+
+    @classmethod
+    def train(cls, x: np.ndarray, offset: np.ndarray, y: np.ndarray, *, seed: int
+              ) -> ShrunkLogistic:
+        """The strongest penalty within a standard error of the best out-of-fold fit.
+
+        The "one standard error" rule (glmnet's ``lambda.1se``): among penalties whose
+        held-out log-likelihood is within one standard error (over the folds) of the best,
+        the strongest — with forty outcomes, a better fold score is mostly luck.
+        """
+        folds = list(StratifiedKFold(min(5, int(y.sum()), int((~y).sum())), shuffle=True,
+                                     random_state=seed).split(x, y))
+        scores = np.array([[_log_likelihood(
+            cls.fit(x[train], offset[train], y[train], penalty).decision(
+                x[test], offset[test]), y[test]) for train, test in folds]
+            for penalty in SHRINK_PENALTIES])
+        best = int(scores.mean(axis=1).argmax())
+        bar = scores[best].mean() - scores[best].std(ddof=1) / np.sqrt(len(folds))
+        chosen = max(i for i in range(len(SHRINK_PENALTIES)) if scores[i].mean() >= bar)
+        return cls.fit(x, offset, y, SHRINK_PENALTIES[chosen])
+
+    @classmethod
+    def fit(cls, x: np.ndarray, offset: np.ndarray, y: np.ndarray,
+            penalty: float) -> ShrunkLogistic:
+        """The penalised maximum-likelihood fit for one penalty (NaN features at the median)."""
+        with np.errstate(all="ignore"):
+            center = np.nan_to_num(np.nanmedian(x, axis=0))
+            filled = np.where(np.isnan(x), center, x)
+            scale = filled.std(axis=0)
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        z = (filled - center) / scale if np.isfinite(penalty) else filled[:, :0]
+        target = y.astype(np.float64)
+        lam = penalty if np.isfinite(penalty) else 0.0
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            margin = w[0] + w[1] * offset + z @ w[2:]
+            gradient = expit(margin) - target
+            value = (-_log_likelihood(margin, y) + lam * float(w[2:] @ w[2:])
+                     + SLOPE_PENALTY * (w[1] - 1.0) ** 2)
+            grad = np.concatenate([[gradient.sum(),
+                                    gradient @ offset + 2.0 * SLOPE_PENALTY * (w[1] - 1.0)],
+                                   z.T @ gradient + 2.0 * lam * w[2:]])
+            return value, grad
+
+        start = np.zeros(2 + z.shape[1])
+        start[1] = 1.0
+        # Every feature points towards theft: the labels may weigh it more or less, never
+        # turn evidence of theft into evidence of innocence (a bypass stays on top).
+        bounds = [(None, None), (0.0, None)] + [(0.0, None)] * z.shape[1]
+        weights = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+        return cls(penalty, center, scale, weights)
+
+    def decision(self, x: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """The logit of theft per row."""
+        z = (np.where(np.isnan(x), self.center, x) - self.center) / self.scale
+        return self.weights[0] + self.weights[1] * offset + z[:, : len(self.weights) - 2] \
+            @ self.weights[2:]
+
+
+def _log_likelihood(margin: np.ndarray, y: np.ndarray) -> float:
+    """Sum of log P(y) of a logistic model with these margins (stable for large |margin|)."""
+    return float(-np.logaddexp(0.0, np.where(y, -margin, margin)).sum())
+
+
+def _change_features(frame: pl.DataFrame) -> np.ndarray:
+    """The whole history's change, per feature, for the few-label model; missing = NaN.
+
+    t statistics run from 0 to a few hundred (a bypass): on a log scale, so that a
+    handful of labels cannot give one meter's extreme value a weight that outshouts
+    every other meter (and saturates the probability at 1 for many).
+    """
+    def signed_log(expr: pl.Expr) -> pl.Expr:
+        return expr.sign() * expr.abs().log1p()
+
+    exprs = [signed_log(pl.col("change_stat")), pl.col("persistence"),
+             *[signed_log(pl.col(f"chg_{name}")) for name in FEATURES]]
+    return frame.select([e.cast(pl.Float64).fill_nan(None).alias(f"x{i}")
+                         for i, e in enumerate(exprs)]).to_numpy().astype(np.float64)
 
 
 class SupervisedModel:
-    """A model of inspection outcomes, stacked with the unsupervised score.
+    """A model of inspection outcomes on top of the unsupervised score.
 
     It learns from the signals of inspected meters (theft = 1; no issue, meter fault,
-    billing error = 0): a logistic regression while outcomes are few, boosted trees from
-    ``TREES_MIN_LABELS`` on. A logistic calibrator, fitted on its out-of-fold predictions
-    together with the unsupervised score, turns both into a calibrated probability of
-    theft: where labels are few the unsupervised score keeps its say.
+    billing error = 0). Below ``TREES_MIN_LABELS`` outcomes it is a ``ShrunkLogistic``
+    around the unsupervised score. From there on, boosted trees on every signal, and a
+    logistic calibrator, fitted on their out-of-fold predictions together with the
+    unsupervised score, turns both into a calibrated probability of theft.
     """
 
-    def __init__(self, trees: ClassifierMixin, calibrator: LogisticRegression,
-                 columns: np.ndarray, n_labels: int) -> None:
-        self.trees, self.calibrator, self.n_labels = trees, calibrator, n_labels
+    def __init__(self, n_labels: int, *, linear: ShrunkLogistic | None = None,
+                 trees: ClassifierMixin | None = None,
+                 calibrator: LogisticRegression | None = None,
+                 columns: np.ndarray | None = None) -> None:
+        self.n_labels, self.linear = n_labels, linear
+        self.trees, self.calibrator = trees, calibrator
         self.columns = columns  # the features that had values among the labelled meters
 
     @classmethod
@@ -424,22 +537,31 @@ class SupervisedModel:
         positives, negatives = int(y.sum()), int((~y).sum())
         if min(positives, negatives) < MIN_CLASS_LABELS:
             return None
+        unsupervised = _logit(joined["raw_score"].to_numpy())
+        if len(y) < TREES_MIN_LABELS:
+            return cls(len(y), linear=ShrunkLogistic.train(
+                _change_features(joined), unsupervised, y, seed=seed))
         x = _supervised_features(joined)
         columns = np.flatnonzero(np.isfinite(x).sum(axis=0) >= 2)
         x = x[:, columns]
-        unsupervised = _logit(joined["raw_score"].to_numpy())
-        folds = StratifiedKFold(min(5, positives, negatives), shuffle=True, random_state=seed)
-        trees = _learner(len(y), seed)
+        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+        trees = _trees(len(y), seed)
         out_of_fold = cross_val_predict(trees, x, y, cv=folds, method="predict_proba")[:, 1]
         calibrator = LogisticRegression(C=1.0).fit(
             np.column_stack([_logit(out_of_fold), unsupervised]), y
         )
-        return cls(trees.fit(x, y), calibrator, columns, len(y))
+        return cls(len(y), trees=trees.fit(x, y), calibrator=calibrator, columns=columns)
 
     def probability(self, frame: pl.DataFrame) -> np.ndarray:
         """Calibrated probability of theft per row of an unsupervised frame [0-1]."""
+        unsupervised = _logit(frame["raw_score"].to_numpy())
+        if self.linear is not None:
+            margin = self.linear.decision(_change_features(frame), unsupervised)
+            return np.asarray(expit(margin), dtype=np.float64)
+        assert self.trees is not None
+        assert self.calibrator is not None
         trees = self.trees.predict_proba(_supervised_features(frame)[:, self.columns])[:, 1]
-        z = np.column_stack([_logit(trees), _logit(frame["raw_score"].to_numpy())])
+        z = np.column_stack([_logit(trees), unsupervised])
         return np.asarray(self.calibrator.predict_proba(z)[:, 1], dtype=np.float64)
 
 
@@ -566,13 +688,19 @@ class AnomalyScorer(BaseModel):
             pl.max_horizontal([pl.col(f"s_{code}") for code in ENERGY_RULES]) >= ESTIMATE_MIN_SCORE
         )
         significant = energy_rule & (pl.col("drop_z") >= 2.0).fill_null(False)
+        window = (pl.when(significant)
+                  .then(pl.col("drop").clip(0.0, 1.0) * base * pl.col("peer_ratio"))
+                  .otherwise(0.0).fill_null(0.0).clip(0.0, None))
+        # A theft older than the window: what the meter would record at its place among
+        # its peers before the change, minus what it records, when the change leads and
+        # lowered the level beyond noise.
+        changed = ((pl.col("s_CHANGE") >= ESTIMATE_MIN_SCORE)
+                   & (pl.col("chg_level") >= CHANGE_LEVEL_MIN_T)).fill_null(False)
+        history = (pl.when(changed)
+                   .then(pl.col("kwh_day_expected") - pl.col("kwh_day_after"))
+                   .otherwise(0.0).fill_null(0.0).clip(0.0, None))
         frame = frame.with_columns(
-            est_unbilled_kwh_month=pl.when(significant)
-            .then(pl.col("drop").clip(0.0, 1.0) * base * pl.col("peer_ratio") * MONTH_DAYS)
-            .otherwise(0.0)
-            .fill_null(0.0)
-            .clip(0.0, None)
-        )
+            est_unbilled_kwh_month=pl.max_horizontal(window, history) * MONTH_DAYS)
         return frame.sort(["score", "meter_id"], descending=[True, False]).with_columns(
             rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
         )

@@ -161,6 +161,8 @@ SIGNAL_COLUMNS: dict[str, str] = {
     "days_after": "days from the change to the end [d]",
     "kwh_day_before": "mean day energy before the change [kWh/d]",
     "kwh_day_after": "mean day energy after it [kWh/d]",
+    "kwh_day_expected": "what it would have been after it, at its place among its peers "
+    "before [kWh/d]",
     "persistence": "share of the change the last days still show (0: it is over) [0-1]",
     "low_days_before": "days before the change already as low as after it [d]",
     **{f"chg_{name}": f"t statistic of the change of {name} (positive: towards theft) [-]"
@@ -896,10 +898,13 @@ def _meter_prepass(bins: pl.DataFrame, topo: pl.DataFrame | None) -> pl.DataFram
         is_solar=(pl.col("export_kwh").fill_null(0.0) > SOLAR_MIN_EXPORT_KWH)
         | (pl.col("solar_kwp").fill_null(0.0) > 0.0),
     ).with_columns(
-        # A solar customer imports little by day too; only non-solar night loads count.
+        # A solar customer imports little by day too; only non-solar night loads count,
+        # and only loads: a history of zeros (a bypass older than the window) with a few
+        # night readings left in it is not a street light.
         is_lighting=(pl.col("customer_group") == "public_lighting").fill_null(False)
         | (
             intraday & ~pl.col("is_solar") & (pl.col("day_share_hist") < NIGHT_LOAD_DAY_SHARE)
+            & (pl.col("base_kw") > ZERO_ABS_KW)
         ).fill_null(False),
         peer_group=pl.col("customer_group").fill_null("other" if topo is not None else "all"),
         # Solar masking needs an intraday resolution; daily data is judged whole.

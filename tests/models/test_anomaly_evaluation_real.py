@@ -1,8 +1,8 @@
 """The evaluation on real readings: attacks land where the truth says, the table is complete.
 
 Runs on a slice of the real London households (tests/data/realdata): 40 meters, the last
-200 days of 2013 (the autumn clock change included). No floor is held for the project's
-scorer here (it is being rewritten); the drop-ratio baseline must find a bypass.
+200 days of 2013 (the autumn clock change included); the floors of the project's scorer
+run on all 87 households over the year, at seeds the README's table does not use.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from models.anomaly.evaluate import (
     onset_bucket,
     read_readings,
 )
+from models.anomaly.jobs import score_files
+from models.anomaly.scorer import score_meters
 from tests.realdata import real_readings, write_form
 
 ZONE = "Europe/London"
@@ -127,6 +129,30 @@ def test_bypass_registers_zero_from_the_onset(readings: pl.DataFrame,
         assert attacked.height == original.height > 0  # same rows, a gap stays a gap
         assert (attacked["kwh_import"] == 0).all()
         assert original["kwh_import"].sum() > 0
+
+
+def test_an_old_bypass_is_no_street_light(readings: pl.DataFrame) -> None:
+    """Zeros for longer than the window, a few night readings left: a theft, not a lamp.
+
+    The window's history then holds almost no energy, all of it at night — which once
+    made the meter "a night-only load" whose changes weigh a tenth (rank 27 of 87).
+    """
+    meter = "MAC000002"
+    end = readings["interval_end"].max()
+    onset = end - timedelta(days=104)  # type: ignore[operator]
+    night = pl.col("interval_end").dt.hour().is_in([1, 2]) \
+        & (pl.col("interval_end").dt.date() == (onset + timedelta(days=3)).date())
+    bypassed = readings.with_columns(kwh_import=pl.when(
+        (pl.col("meter_id") == meter) & (pl.col("interval_end") > onset) & ~night)
+        .then(0.0).otherwise(pl.col("kwh_import")))
+    scored = score_meters(bypassed.lazy(), None, None, settings=SETTINGS)
+    row = scored.filter(pl.col("meter_id") == meter).row(0, named=True)
+    assert row["rank"] == 1
+    assert row["reason_codes"][0] == "CHANGE"
+    # the energy it no longer records, at its place among its peers before
+    before = readings.filter((pl.col("meter_id") == meter) & (pl.col("interval_end") <= onset)
+                             )["kwh_import"].mean() * 48 * 30  # type: ignore[operator]
+    assert 0.3 * before < row["est_unbilled_kwh_month"] < 2.0 * before
 
 
 def test_h6_days_are_reversed(readings: pl.DataFrame, injected: Injected) -> None:
@@ -299,6 +325,32 @@ def test_cli_runs_on_real_readings(slice_file: Path, tmp_path: Path,
     assert set(table["scorer"]) == set(SCORERS)
 
 
+def test_score_reads_the_days_of_the_given_zone(slice_file: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``ami anomalies score --timezone``: London days, as the API gives with London settings."""
+    out = tmp_path / "london.csv"
+    assert main(["anomalies", "score", "--readings", str(slice_file), "--out", str(out),
+                 "--timezone", ZONE]) == 0
+    london = pl.read_csv(out)
+    expected = score_files(slice_file, None, None, settings=SETTINGS)
+    assert london.height == expected.height == 40
+    assert london["meter_id"].to_list() == expected["meter_id"].to_list()
+    assert london["score"].to_list() == pytest.approx(expected["score"].to_list(), abs=1e-6)
+    # Read as Vietnamese days (7 h ahead), every London evening is split in two: the
+    # features, and so the scores, differ.
+    assert main(["anomalies", "score", "--readings", str(slice_file), "--out",
+                 str(tmp_path / "vn.csv")]) == 0
+    vietnam = pl.read_csv(tmp_path / "vn.csv").select("meter_id", vn="score")
+    both = london.join(vietnam, on="meter_id")
+    assert (both["score"] - both["vn"]).abs().max() > 1e-3
+    capsys.readouterr()
+    assert main(["anomalies", "score", "--readings", str(slice_file), "--out",
+                 str(tmp_path / "x.csv"), "--timezone", "Europe/Lndon"]) != 0
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "unknown time zone 'Europe/Lndon'" in printed and "IANA" in printed
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_a_vendor_export_is_read_as_the_canonical_file(slice_file: Path, tmp_path: Path,
                                                        readings: pl.DataFrame) -> None:
     text = pl.read_csv(slice_file, infer_schema=False).filter(
@@ -313,7 +365,7 @@ def test_a_vendor_export_is_read_as_the_canonical_file(slice_file: Path, tmp_pat
 
 # --- the floors on real households (README "Evaluation"; seeds other than the README's) ---
 
-FLOOR_SPEC = RealSpec(seeds=(11, 12), onset_days=(7, 300), half_labels=False)
+FLOOR_SPEC = RealSpec(seeds=(11, 12), onset_days=(7, 300))
 
 
 @pytest.fixture(scope="module")
@@ -324,20 +376,27 @@ def year() -> RealEvaluation:
     return evaluate_real(readings, FLOOR_SPEC, settings=SETTINGS)
 
 
-def _mean(evaluation: RealEvaluation, scorer: str, attack: str = "all") -> dict[str, float]:
+def _mean(evaluation: RealEvaluation, scorer: str, attack: str = "all",
+          mode: str = "unsupervised") -> dict[str, float]:
     row = evaluation.metrics.filter(
         (pl.col("seed") == "mean") & (pl.col("scorer") == scorer)
-        & (pl.col("mode") == "unsupervised") & (pl.col("attack") == attack)
+        & (pl.col("mode") == mode) & (pl.col("attack") == attack)
         & (pl.col("onset") == "all")).row(0, named=True)
     return {k: float(row[k]) for k in ("roc_auc", "average_precision", "precision_at_k")}
 
 
 def test_real_households_hold_the_floors(year: RealEvaluation) -> None:
     ours = _mean(year, "ami")
-    assert ours["roc_auc"] >= 0.90
-    assert ours["precision_at_k"] >= 0.6
+    assert ours["roc_auc"] >= 0.92
+    assert ours["precision_at_k"] >= 0.65
     for baseline in ("drop_ratio", "reference_iforest"):
-        assert ours["roc_auc"] >= _mean(year, baseline)["roc_auc"] + 0.15
+        assert ours["roc_auc"] >= _mean(year, baseline)["roc_auc"] + 0.2
     assert _mean(year, "ami", "bypass")["roc_auc"] == 1.0
     for attack in ATTACKS:
-        assert _mean(year, "ami", attack)["roc_auc"] >= 0.75, attack
+        assert _mean(year, "ami", attack)["roc_auc"] >= 0.8, attack
+
+
+def test_labels_keep_the_floors(year: RealEvaluation) -> None:
+    """Half the outcomes known: the other half ranks as well, a bypass still first."""
+    assert _mean(year, "ami", mode="half_labels")["roc_auc"] >= 0.92
+    assert _mean(year, "ami", "bypass", mode="half_labels")["roc_auc"] == 1.0

@@ -10,6 +10,7 @@ import ruptures as rpt
 from ami.settings import Settings
 from models.anomaly.history import (
     FEATURES,
+    LOG_FLOOR_KWH,
     SCALE_FLOOR,
     _split_t,
     change_signals,
@@ -112,3 +113,24 @@ def test_day_features_see_a_flattened_day() -> None:
     assert flat["peer_shape"].item() == 0.0  # no shape at all
     assert normal["peer_shape"].item() > 0.9
     assert table.height == 2 * 4
+
+
+def test_expected_energy_follows_the_peers_season() -> None:
+    """A bypass in spring: what it would record now is its place among peers, not winter's."""
+    n_days, onset = 120, 60
+    peer_kwh = np.where(np.arange(n_days) < onset, 10.0, 5.0)  # the peers halve in spring
+    meters = {f"peer{i}": peer_kwh for i in range(3)}
+    meters["thief"] = np.where(np.arange(n_days) < onset, 20.0, 0.0)  # twice the peers, then 0
+    logs = {m: np.log(k + LOG_FLOOR_KWH) for m, k in meters.items()}
+    median = np.median(np.vstack(list(logs.values())), axis=0)
+    rows = [{"meter_id": m, "day": date(2026, 1, 1) + timedelta(days=d), "n_valid": 48,
+             "kwh": float(meters[m][d]), "level": float(logs[m][d] - median[d]),
+             **{name: 0.5 for name in FEATURES if name not in ("level", "level_swing")}}
+            for m in meters for d in range(n_days)]
+    row = change_signals(pl.DataFrame(rows)).filter(pl.col("meter_id") == "thief").row(
+        0, named=True)
+    assert row["change_day"] == date(2026, 3, 2)
+    assert row["kwh_day_before"] == pytest.approx(20.0)
+    assert row["kwh_day_after"] == pytest.approx(0.0)
+    # twice the peers' 5 kWh (the floor of the logs aside), not the 20 of winter
+    assert row["kwh_day_expected"] == pytest.approx(10.0, rel=0.02)
