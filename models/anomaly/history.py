@@ -15,8 +15,8 @@ on the standardised features; the tests check it against ruptures), computed for
 meters at once with cumulative sums, and made one-sided: only changes towards theft
 count. Its t statistics per feature say what changed, ``change_day`` when.
 
-Day features are built per day (``day_table``), so the warehouse keeps them as gold
-``anomaly_days`` and scores a year from them; a readings file is reduced the same way.
+The day features themselves are built per day in ``days.py`` (``day_table``), so the
+warehouse keeps them as gold ``anomaly_days`` and scores a year from them.
 """
 
 from __future__ import annotations
@@ -27,33 +27,14 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from ami.settings import Settings
+from models.anomaly.days import FEATURES, LOG_FLOOR_KWH
 
 #: Days of history the change is looked for in [d].
 HISTORY_MAX_DAYS = 400
 #: Fewest days on each side of a change [d].
 MIN_SEGMENT_DAYS = 7
-#: Share of a day's intervals a day needs to count [0-1].
-MIN_DAY_COVERAGE = 0.9
-#: Power below which an interval counts as zero [kW].
-ZERO_KW = 0.001
-#: Power added before taking logs, so that near-zero intervals do not dominate [kW].
-LOG_FLOOR_KW = 0.04
-#: Energy added to a day's energy before taking its log [kWh].
-LOG_FLOOR_KWH = 0.05
-#: A customer group needs this many meters to be its own peers [meters].
-MIN_PEER_METERS = 10
-#: An interval counts up to this many times its day's 90th percentile (spikes) [-].
-SPIKE_CAP = 4.0
-#: A day's shape may be this far off its peers' and still be theirs (a meter clock) [h].
-CLOCK_SLACK_HOURS = 2
-#: Local hours of the evening and the early morning (theft by reversal moves the peak).
-EVENING_HOURS = (17, 22)
-MORNING_HOURS = (4, 9)
 #: The last days that must still show a change for it to go on [d].
 LATEST_DAYS = 7
-#: Decimals the day features are kept to.
-FEATURE_DECIMALS = 9
 #: Meters per block of the change-point arrays (bounds memory at province scale).
 METERS_PER_BLOCK = 20_000
 
@@ -64,24 +45,6 @@ SCALE_FLOOR: dict[str, float] = {
     "repeat_share": 0.05, "peer_shape": 0.05, "evening_share": 0.03, "morning_share": 0.03,
     "level_swing": 0.05,
 }
-#: Day features and the direction theft moves them: +1 up, -1 down.
-FEATURES: dict[str, int] = {
-    "level": -1,          # log day energy against the peers' median that day
-    "zero_share": +1,     # share of intervals at zero
-    "roughness": +1,      # median |Δ log energy| between consecutive intervals
-    "smoothness": -1,     # lag-1 rank autocorrelation of the energy within the day
-    "repeat_share": +1,   # share of intervals equal to the one before (non-zero)
-    "peer_shape": -1,     # rank correlation of the day's hours with the peers' (±2 h)
-    "evening_share": -1,  # share of the day's energy in the evening
-    "morning_share": +1,  # share of the day's energy in the early morning
-    "level_swing": +1,    # |level − level of the day before| (computed from level)
-}
-
-DAY_SCHEMA: dict[str, pl.DataType] = {
-    "meter_id": pl.String(), "day": pl.Date(), "n_valid": pl.Int32(), "kwh": pl.Float64(),
-    **{name: pl.Float64() for name in FEATURES if name != "level_swing"},
-}
-
 #: What ``change_signals`` returns per meter.
 CHANGE_COLUMNS: dict[str, pl.DataType] = {
     "meter_id": pl.String(), "change_day": pl.Date(), "change_stat": pl.Float64(),
@@ -92,102 +55,6 @@ CHANGE_COLUMNS: dict[str, pl.DataType] = {
 }
 #: A day before the change is "as low as after" up to this multiple of the after mean.
 AS_LOW = 1.2
-
-
-def day_table(readings: pl.LazyFrame, *, settings: Settings, first_day: date, end_day: date,
-              groups: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Day features per meter and local day of ``first_day``..``end_day``.
-
-    ``readings``: ``normalise_readings`` output with ``interval_minutes`` and ``measured``
-    (one row per meter and instant). Peers are the meters of the same ``customer_group``
-    (``groups``: meter_id, customer_group; all meters form one group without it).
-    Intraday features need a resolution of an hour or finer; a day counts when at least
-    ``MIN_DAY_COVERAGE`` of its intervals were read (a gap is no zero). (Rooftop solar
-    lowers a meter's import by day legitimately: the scorer weighs its changes little.)
-    """
-    minutes = pl.col("interval_minutes")
-    start = (pl.col("interval_end") - pl.duration(minutes=minutes)).dt.convert_time_zone(
-        settings.timezone)
-    hours = minutes.cast(pl.Float64) / 60.0
-    kwh = pl.col("kwh_import")
-    floor = LOG_FLOOR_KW * hours
-    lf = (
-        readings.with_columns(start=start)
-        .with_columns(day=pl.col("start").dt.date(), hour=pl.col("start").dt.hour())
-        .filter(pl.col("day").is_between(first_day, end_day))
-    )
-    # A few spikes (a meter fault VEE did not see) must not move the day's shares: an
-    # interval counts up to SPIKE_CAP times the day's 90th percentile.
-    cap = SPIKE_CAP * kwh.quantile(0.9).over("meter_id", "day")
-    lf = (
-        lf
-        .with_columns(kwh_import=kwh.clip(upper_bound=cap))
-        # Energy in whole micro-kWh: integer sums do not depend on the order Polars adds
-        # them in, so the same readings always give the same features.
-        .with_columns(micro=(kwh * 1e6).round().cast(pl.Int64))
-        .sort("meter_id", "interval_end")
-        .with_columns(lx=(kwh + floor).log())
-        .with_columns(
-            lx_prev=pl.col("lx").shift(1).over("meter_id", "day"),
-            prev=kwh.shift(1).over("meter_id", "day"),
-        )
-    )
-    if groups is not None:
-        # a group too small to be its own peers joins everyone (a handful of shops)
-        sizes = groups.group_by("customer_group").agg(pl.len())
-        small = sizes.filter(pl.col("len") < MIN_PEER_METERS)["customer_group"]
-        pooled = groups.select("meter_id", pl.when(pl.col("customer_group").is_in(
-            small.implode())).then(None).otherwise(pl.col("customer_group"))
-            .alias("customer_group"))
-        lf = lf.join(pooled.lazy(), on="meter_id", how="left")
-    else:
-        lf = lf.with_columns(customer_group=pl.lit(None, pl.String))
-    per_day = (1440 // minutes).cast(pl.Float64)
-    days = lf.group_by("meter_id", "day").agg(
-        pl.col("customer_group").first(),
-        n_valid=kwh.count().cast(pl.Int32),
-        per_day=per_day.first(),
-        kwh=pl.col("micro").sum() / 1e6,
-        zero_share=(kwh <= ZERO_KW * hours).mean(),
-        roughness=(pl.col("lx") - pl.col("lx_prev")).abs().median(),
-        smoothness=pl.corr("lx", "lx_prev", method="spearman"),
-        repeat_share=((kwh == pl.col("prev")) & (kwh > 0)).filter(
-            pl.col("prev").is_not_null()).mean(),
-        evening_share=pl.col("micro").filter(
-            pl.col("hour").is_between(*EVENING_HOURS, closed="left")).sum()
-        / pl.col("micro").sum(),
-        morning_share=pl.col("micro").filter(
-            pl.col("hour").is_between(*MORNING_HOURS, closed="left")).sum()
-        / pl.col("micro").sum(),
-    ).filter(pl.col("n_valid") >= MIN_DAY_COVERAGE * pl.col("per_day"))
-    # Shape against the peers': each hour's share of the day, against the peers' median
-    # share of that hour (the same day, the same customer group), allowing the day to be
-    # shifted by up to CLOCK_SLACK_HOURS — a meter clock an hour off is no new shape.
-    shares = lf.join(days.select("meter_id", "day"), on=["meter_id", "day"], how="semi") \
-        .group_by("meter_id", "day", "customer_group", "hour").agg(micro=pl.col("micro").sum()) \
-        .with_columns(share=pl.col("micro") / pl.col("micro").sum().over("meter_id", "day"))
-    peers = shares.group_by("day", "customer_group", "hour").agg(peer=pl.col("share").median())
-    lagged = [
-        shares.join(peers.with_columns(hour=(pl.col("hour") + lag) % 24),
-                    on=["day", "customer_group", "hour"], how="left", nulls_equal=True)
-        .group_by("meter_id", "day").agg(corr=pl.corr("share", "peer", method="spearman"))
-        for lag in range(-CLOCK_SLACK_HOURS, CLOCK_SLACK_HOURS + 1)
-    ]
-    shape = pl.concat(lagged).group_by("meter_id", "day").agg(
-        peer_shape=pl.col("corr").fill_nan(None).max())
-    level = (pl.col("kwh") * pl.col("per_day") / pl.col("n_valid") + LOG_FLOOR_KWH).log()
-    out = days.join(shape, on=["meter_id", "day"], how="left").with_columns(
-        level=level - level.median().over("day", "customer_group"),
-        # a day without energy, or flat, has no shape: unlike its peers', not smooth
-        peer_shape=pl.col("peer_shape").fill_nan(0.0).fill_null(0.0),
-        smoothness=pl.col("smoothness").fill_nan(0.0).fill_null(0.0),
-        evening_share=pl.col("evening_share").fill_nan(0.0),
-        morning_share=pl.col("morning_share").fill_nan(0.0),
-    ).select(list(DAY_SCHEMA)).sort("meter_id", "day")
-    # Sums in another order differ in the last bits; rounded, the same readings always give
-    # the same features, so the change point (an argmax) cannot flip between near ties.
-    return out.collect(engine="streaming").cast(DAY_SCHEMA).with_columns(  # type: ignore[arg-type]
-        pl.col(pl.Float64).round(FEATURE_DECIMALS))
 
 
 def change_signals(days: pl.DataFrame, *, min_segment_days: int = MIN_SEGMENT_DAYS

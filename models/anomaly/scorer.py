@@ -32,8 +32,8 @@ from ami.errors import InputError, NoDataError
 from ami.instants import instant
 from ami.settings import Settings
 from ami.tariffs import load_tariffs, tariff_on, unbilled_vnd
+from models.anomaly.days import FEATURES
 from models.anomaly.evidence import add_note, day_energy_from_readings, with_evidence
-from models.anomaly.history import FEATURES
 from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
 from models.anomaly.signals import MIN_LOSS_DAYS, Window, compute_signals, normalise_readings
 

@@ -30,13 +30,8 @@ import polars as pl
 
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
-from models.anomaly.history import (
-    CHANGE_COLUMNS,
-    FEATURES,
-    HISTORY_MAX_DAYS,
-    change_signals,
-    day_table,
-)
+from models.anomaly.days import FEATURES, day_table
+from models.anomaly.history import CHANGE_COLUMNS, HISTORY_MAX_DAYS, change_signals
 
 # --- module constants (candidates for Settings; not there yet) ------------------------
 # Days of history before the recent window that form the baseline [d].

@@ -8,14 +8,8 @@ import pytest
 import ruptures as rpt
 
 from ami.settings import Settings
-from models.anomaly.history import (
-    FEATURES,
-    LOG_FLOOR_KWH,
-    SCALE_FLOOR,
-    _split_t,
-    change_signals,
-    day_table,
-)
+from models.anomaly.days import FEATURES, LOG_FLOOR_KWH, day_table
+from models.anomaly.history import SCALE_FLOOR, _split_t, change_signals
 
 SETTINGS = Settings(timezone="UTC")
 
