@@ -6,6 +6,8 @@ synthetic province uses the same ids, so demo reports read like real ones.
 
 from __future__ import annotations
 
+from ami.vocabulary import CustomerGroup
+
 COMPANY_NAME = "Công ty Điện lực Lạng Sơn"
 RECIPIENT = "Sở Công Thương tỉnh Lạng Sơn"
 
@@ -25,10 +27,10 @@ BRANCH_NAMES: dict[str, str] = {
 
 #: Customer groups (DESIGN.md §4) with the Vietnamese names the province's plan uses.
 CUSTOMER_GROUP_NAMES: dict[str, str] = {
-    "residential": "Sinh hoạt",
-    "commercial": "Kinh doanh dịch vụ",
-    "production": "Sản xuất",
-    "public_admin": "Hành chính sự nghiệp",
-    "public_lighting": "Chiếu sáng công cộng",
-    "other": "Khác",
+    CustomerGroup.RESIDENTIAL: "Sinh hoạt",
+    CustomerGroup.COMMERCIAL: "Kinh doanh dịch vụ",
+    CustomerGroup.PRODUCTION: "Sản xuất",
+    CustomerGroup.PUBLIC_ADMIN: "Hành chính sự nghiệp",
+    CustomerGroup.PUBLIC_LIGHTING: "Chiếu sáng công cộng",
+    CustomerGroup.OTHER: "Khác",
 }

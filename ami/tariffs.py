@@ -49,18 +49,18 @@ from typing import TYPE_CHECKING, NamedTuple
 import polars as pl
 
 from ami.errors import ConfigError, InputError, NoDataError
-from ami.reference import CUSTOMER_GROUP_NAMES
 from ami.settings import PACKAGED_TARIFFS
+from ami.vocabulary import CustomerGroup, texts
 from quality.parse import unreadable_csv
 
 if TYPE_CHECKING:
     from ami.settings import Settings
 
 #: Canonical customer groups; every dated table prices each of them.
-GROUPS: tuple[str, ...] = tuple(CUSTOMER_GROUP_NAMES)
+GROUPS: tuple[str, ...] = texts(CustomerGroup)
 #: Group of meters whose customer group is unknown (null): the household block tariff,
 #: the most common contract on the low-voltage network.
-DEFAULT_GROUP = "residential"
+DEFAULT_GROUP = CustomerGroup.RESIDENTIAL
 #: Parts of a time-of-use price (giờ bình thường / cao điểm / thấp điểm).
 TOU_PARTS = ("normal", "peak", "offpeak")
 #: Shares of unbilled energy in each time-of-use part. When and how energy was taken

@@ -17,6 +17,7 @@ import polars as pl
 
 from ami.errors import NoDataError
 from ami.settings import Settings
+from ami.vocabulary import MeterRole, Quality
 from models.technical import transformer_technical
 from pipelines.networks import current_networks, load_network
 from warehouse import Warehouse, partition_meta, write_partition
@@ -57,10 +58,7 @@ def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
         pl.col("kwh_import").sum().alias("kwh_import"),
         pl.col("kwh_export").sum().alias("kwh_export"),
         pl.len().cast(pl.Int64).alias("n_intervals"),
-        (pl.col("quality") == "measured").sum().cast(pl.Int64).alias("n_measured"),
-        (pl.col("quality") == "estimated").sum().cast(pl.Int64).alias("n_estimated"),
-        (pl.col("quality") == "edited").sum().cast(pl.Int64).alias("n_edited"),
-        (pl.col("quality") == "missing").sum().cast(pl.Int64).alias("n_missing"),
+        *[(pl.col("quality") == q).sum().cast(pl.Int64).alias(f"n_{q}") for q in Quality],
     ).with_columns(
         (pl.col("n_measured") / pl.col("n_intervals")).alias("measured_share")
     ).sort("meter_id")
@@ -68,15 +66,15 @@ def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
 
 def transformer_balance(joined: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
     """Energy in/out per transformer (and ``by``) and the counts behind its measured share."""
-    is_total = pl.col("meter_role") == "transformer_total"
-    is_customer = pl.col("meter_role") == "customer"
+    is_total = pl.col("meter_role") == MeterRole.TRANSFORMER_TOTAL
+    is_customer = pl.col("meter_role") == MeterRole.CUSTOMER
     imp, exp = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
     return joined.group_by("transformer_id", *by).agg(
         ((imp * is_total).sum() + (exp * is_customer).sum()).alias("energy_in_kwh"),
         ((imp * is_customer).sum() + (exp * is_total).sum()).alias("energy_out_kwh"),
         is_total.any().alias("has_total_meter"),
         pl.len().cast(pl.Int64).alias("n_intervals"),
-        (pl.col("quality") == "measured").sum().cast(pl.Int64).alias("n_measured"),
+        (pl.col("quality") == Quality.MEASURED).sum().cast(pl.Int64).alias("n_measured"),
     )
 
 

@@ -14,10 +14,12 @@ import polars as pl
 
 from ami.errors import ConfigError, NoDataError
 from ami.settings import Settings
+from ami.vocabulary import CustomerGroup, MeterRole, Quality
 from warehouse import Warehouse
 
 PEAK_MONTHS = (5, 6, 7)
-GROUP_TARGET_PCT = {"public_admin": 5.0, "public_lighting": 30.0}
+GROUP_TARGET_PCT: dict[str, float] = {
+    CustomerGroup.PUBLIC_ADMIN: 5.0, CustomerGroup.PUBLIC_LIGHTING: 30.0}
 DEFAULT_TARGET_PCT = 3.0
 PEAK_MONTH_TARGET_PCT = 10.0
 
@@ -29,7 +31,7 @@ NIGHT_RATIO_LIMIT = 0.55
 def target_pct(group: str, month: str) -> float:
     """The plan's savings target for a customer group in a month [%]."""
     base = GROUP_TARGET_PCT.get(group, DEFAULT_TARGET_PCT)
-    if int(month[5:7]) in PEAK_MONTHS and group != "public_lighting":
+    if int(month[5:7]) in PEAK_MONTHS and group != CustomerGroup.PUBLIC_LIGHTING:
         return max(base, PEAK_MONTH_TARGET_PCT)
     return base
 
@@ -49,7 +51,7 @@ def month_consumption(month: str, *, settings: Settings) -> pl.DataFrame | None:
     if not days:
         return None
     meters = (
-        warehouse.scan("meters").filter(pl.col("meter_role") == "customer")
+        warehouse.scan("meters").filter(pl.col("meter_role") == MeterRole.CUSTOMER)
         .sort("valid_from").group_by("meter_id").agg(pl.all().last())
         .select("meter_id", "customer_group", "branch_id")
     )
@@ -98,8 +100,8 @@ def lighting_compliance(month: str, *, settings: Settings) -> pl.DataFrame:
     days = [d for d in warehouse.partitions("readings", "date") if d.startswith(month)]
     if not days:
         raise NoDataError(f"no silver readings for {month}", fix="ingest that month first")
-    lights = warehouse.scan("meters").filter(pl.col("customer_group") == "public_lighting") \
-        .select("meter_id").unique()
+    lights = warehouse.scan("meters").filter(
+        pl.col("customer_group") == CustomerGroup.PUBLIC_LIGHTING).select("meter_id").unique()
     # The interval's start decides its hour: an interval ending 23:30 lies in 23:00–23:30.
     start = (pl.col("interval_end") - pl.duration(minutes=pl.col("interval_minutes"))) \
         .dt.convert_time_zone(settings.timezone)
@@ -110,7 +112,7 @@ def lighting_compliance(month: str, *, settings: Settings) -> pl.DataFrame:
     return (
         warehouse.scan("readings").filter(pl.col("date").is_in(days))
         .join(lights, on="meter_id", how="semi")
-        .filter(pl.col("quality") != "missing")
+        .filter(pl.col("quality") != Quality.MISSING)
         .group_by("meter_id").agg(
             power.filter(night).mean().alias("night_kw"),
             power.filter(evening).mean().alias("evening_kw"),

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from ami.settings import Settings
+from ami.vocabulary import MeterRole
 
 #: How the technical loss of a transformer was obtained.
 POWER_FLOW, ESTIMATE, ESTIMATE_DEFAULT = "power_flow", "estimate", "estimate_default"
@@ -85,7 +86,7 @@ def transformer_technical(joined: pl.DataFrame, transformers: pl.DataFrame | Non
     """
     power = ((pl.col("kwh_import").fill_null(0.0) - pl.col("kwh_export").fill_null(0.0))
              / (pl.col("interval_minutes") / 60)).alias("net_kw")
-    totals = joined.filter(pl.col("meter_role") == "transformer_total").group_by(
+    totals = joined.filter(pl.col("meter_role") == MeterRole.TRANSFORMER_TOTAL).group_by(
         "transformer_id", "interval_end").agg(
         power.sum(), (pl.col("interval_minutes").first() / 60).alias("hours"))
     if totals.height == 0:
@@ -122,7 +123,7 @@ def _power_flow(joined: pl.DataFrame, transformer_id: str, net: Any, *,
     from pipelines.networks import bus_of
 
     rows = joined.filter((pl.col("transformer_id") == transformer_id)
-                         & (pl.col("meter_role") == "customer"))
+                         & (pl.col("meter_role") == MeterRole.CUSTOMER))
     if rows.height == 0:
         return None
     buses = bus_of(net, rows["network_node"].drop_nulls().unique().to_list())

@@ -13,15 +13,11 @@ from datetime import datetime
 import polars as pl
 
 from ami.instants import instant
+from ami.vocabulary import event_category, normalise_event_code
 from quality.days import shift_day
 from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse
-
-#: Event codes meaning the meter's clock was set (DLMS/COSEM "clock adjusted" and kin).
-CLOCK_CODES = ("clock_adjusted", "clock_adjust", "time_sync", "clock_set")
-#: Event codes of a supply interruption.
-OUTAGE_CODES = ("power_off", "power_down", "outage")
 
 
 def _rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], kind: str,
@@ -70,16 +66,23 @@ def register_deltas(warehouse: Warehouse, manifest: dict[str, dict[str, object]]
 
 def day_events(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
                start: datetime, end: datetime) -> pl.DataFrame:
-    """The day's meter events: meter_id, event_at (UTC), event_code (lower case)."""
+    """The day's meter events: meter_id, event_at (UTC), event_code, category.
+
+    ``event_code`` is normalised and ``category`` is its ``EventCategory`` (null: a code
+    of no category), both by ``ami.vocabulary``: VEE and the anomaly evidence read a
+    head-end's "Power Down" alike.
+    """
     raw = _rows(warehouse, manifest, "events", [day])
     schema: dict[str, pl.DataType] = {"meter_id": pl.String(),
                                       "event_at": pl.Datetime("us", "UTC"),
-                                      "event_code": pl.String()}
+                                      "event_code": pl.String(), "category": pl.String()}
     if raw is None:
         return pl.DataFrame(schema=schema)
+    code = optional(raw, "event_code")
     return raw.select(
         pl.col("meter_id").str.strip_chars(), instant("event_at").alias("event_at"),
-        optional(raw, "event_code").str.strip_chars().str.to_lowercase().alias("event_code"),
+        normalise_event_code(code).alias("event_code"),
+        event_category(code).alias("category"),
     ).filter((pl.col("event_at") >= start) & (pl.col("event_at") < end)).unique().sort(
         "meter_id", "event_at")
 

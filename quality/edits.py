@@ -37,6 +37,7 @@ import polars as pl
 from ami.errors import InputError, NoDataError
 from ami.instants import instant
 from ami.settings import Settings
+from ami.vocabulary import Quality
 from quality.days import day_bounds
 from quality.parse import number, unreadable_csv
 from warehouse import Warehouse, write_table
@@ -543,7 +544,7 @@ def apply_edits(silver: pl.DataFrame, edits: pl.DataFrame, *,
             .otherwise(pl.col("kwh_import")).alias("kwh_import"),
             pl.when(hit).then(pl.coalesce("_edit_export", "kwh_export"))
             .otherwise(pl.col("kwh_export")).alias("kwh_export"),
-            pl.when(hit).then(pl.lit("edited")).otherwise(pl.col("quality")).alias("quality"),
+            pl.when(hit).then(pl.lit(Quality.EDITED)).otherwise(pl.col("quality")).alias("quality"),
             pl.when(hit).then(pl.lit(RULE_PREFIX) + pl.col("_edit_id"))
             .otherwise(pl.col("rule")).alias("rule"),
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ami.vocabulary import Rule
 from quality.grid import ESTIMATED, MISSING, RULE, Block
 
 
@@ -44,7 +45,7 @@ def linear(block: Block, *, max_gap_minutes: int) -> int:
         a, b = channel[r, p], channel[r, q]
         channel[r, c] = a + (b - a) * weight
     block.quality[r, c] = ESTIMATED
-    block.rule[r, c] = RULE["linear_interpolation"]
+    block.rule[r, c] = RULE[Rule.LINEAR_INTERPOLATION]
     return len(r)
 
 
@@ -85,7 +86,7 @@ def like_day(block: Block, profile: np.ndarray, register_kwh: np.ndarray) -> int
     r, c = np.nonzero(fill)
     block.kwh_import[r, c] = shape[r, c] * factor[r]
     block.quality[r, c] = ESTIMATED
-    block.rule[r, c] = np.where(scale_ok[r], RULE["like_day_register"], RULE["like_day"])
+    block.rule[r, c] = np.where(scale_ok[r], RULE[Rule.LIKE_DAY_REGISTER], RULE[Rule.LIKE_DAY])
     return len(r)
 
 
@@ -100,7 +101,7 @@ def scale_to_register(block: Block, register_kwh: np.ndarray) -> int:
     Returns the cells rescaled. Days with a missing interval, without a register, or
     whose needed factor is outside ``REGISTER_SCALE_LIMITS`` are left as they are.
     """
-    linear_cells = block.rule == RULE["linear_interpolation"]
+    linear_cells = block.rule == RULE[Rule.LINEAR_INTERPOLATION]
     complete = ~(block.quality == MISSING).any(axis=1)
     candidates = complete & linear_cells.any(axis=1) & ~np.isnan(register_kwh)
     if not candidates.any():
@@ -117,5 +118,5 @@ def scale_to_register(block: Block, register_kwh: np.ndarray) -> int:
         return 0
     r, c = np.nonzero(cells)
     block.kwh_import[r, c] = block.kwh_import[r, c] * factor[r]
-    block.rule[r, c] = RULE["linear_register"]
+    block.rule[r, c] = RULE[Rule.LINEAR_REGISTER]
     return len(r)

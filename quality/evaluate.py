@@ -54,6 +54,7 @@ from ami.province import (
     write_true_readings,
 )
 from ami.settings import Settings
+from ami.vocabulary import CustomerGroup, MeterRole, Quality, Rule
 from pipelines.ingest import ingest_landing
 from quality.days import day_bounds, local_day
 from quality.grid import runs
@@ -71,21 +72,21 @@ RULE_TRUTH: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "missing_interval": ("cell", ("gaps", "real_gap"),
                          ("missing_interval", "no_readings_day")),
     # a spike beyond what the contracted capacity allows is caught as absurd first
-    "spike": ("cell", ("spikes",), ("spike", "absurd_value")),
-    "negative_value": ("cell", ("negative",), ("negative_value",)),
-    "off_grid_timestamp": ("cell", ("off_grid",), ("off_grid_timestamp",)),
+    Rule.SPIKE: ("cell", ("spikes",), (Rule.SPIKE, Rule.ABSURD_VALUE)),
+    Rule.NEGATIVE_VALUE: ("cell", ("negative",), (Rule.NEGATIVE_VALUE,)),
+    Rule.OFF_GRID_TIMESTAMP: ("cell", ("off_grid",), (Rule.OFF_GRID_TIMESTAMP,)),
     "duplicate_equal": ("cell", ("duplicate_equal",), ("duplicate_equal",)),
     "duplicate_conflicting": ("cell", ("duplicate_conflicting",), ("duplicate_conflicting",)),
     # a flat line is a flat line: a stuck register or a flattened (h5) theft profile
-    "flat_line": ("day", ("stuck", "flattened"), ("flat_line",)),
+    Rule.FLAT_LINE: ("day", ("stuck", "flattened"), (Rule.FLAT_LINE,)),
     "multiplier_jump": ("day", ("multiplier",), ("multiplier_jump",)),
     "reverse_energy": ("day", ("reverse_energy",), ("reverse_energy",)),
     "register_mismatch": ("day", ("register_jump",), ("register_mismatch",)),
     "clock_adjusted": ("day", ("clock_offset_end",), ("clock_adjusted",)),
     "never_reporting": ("meter", ("never_reporting",), ("never_reporting",)),
     # on real data, the real zero runs of ≥ zero_run_minutes (cause unknown) are its truth
-    "zero_run": ("meter", ("full_bypass", "partial_bypass", "outage", "real_zero_run"),
-                 ("zero_run",)),
+    Rule.ZERO_RUN: ("meter", ("full_bypass", "partial_bypass", "outage", "real_zero_run"),
+                    (Rule.ZERO_RUN,)),
 }
 
 #: Meters whose clock runs ahead shift intervals across the grid and across midnight;
@@ -222,7 +223,9 @@ def score(truth: Path, warehouse: Warehouse, *, settings: Settings) -> VeeEvalua
     truth_sets = _truth_units(cells, days, labels, injections, settings=settings)
     rows = []
     for rule, (unit, kinds, counted) in RULE_TRUTH.items():
-        flagged = _flagged_units(findings.filter(pl.col("rule").is_in(counted)), unit,
+        # plain text: Polars reads a tuple of enum members as its Enum dtype
+        counted_rules = [str(r) for r in counted]
+        flagged = _flagged_units(findings.filter(pl.col("rule").is_in(counted_rules)), unit,
                                  settings=settings)
         expected = truth_sets.filter((pl.col("unit") == unit) & pl.col("kind").is_in(kinds)) \
             .select("key").unique()
@@ -235,8 +238,8 @@ def score(truth: Path, warehouse: Warehouse, *, settings: Settings) -> VeeEvalua
         flagged_keys = flagged.select("key").unique()
         hits = flagged_keys.join(expected, on="key").height
         rows.append({
-            "rule": rule, "unit": unit, "truth": expected.height, "flagged": flagged_keys.height,
-            "hits": hits,
+            "rule": str(rule), "unit": unit, "truth": expected.height,
+            "flagged": flagged_keys.height, "hits": hits,
             "precision": hits / flagged_keys.height if flagged_keys.height else None,
             "recall": hits / expected.height if expected.height else None,
         })
@@ -312,12 +315,12 @@ def _estimation(truth: Path, warehouse: Warehouse,
     true = pl.scan_parquet(str(truth / "true_readings_*.parquet")).select(
         "meter_id", "interval_end", "registered_kwh_import").collect()
     ordered = silver.sort("meter_id", "interval_end").with_columns(
-        pl.when(pl.col("quality") == "measured").then(pl.col("kwh_import"))
+        pl.when(pl.col("quality") == Quality.MEASURED).then(pl.col("kwh_import"))
         .forward_fill().over("meter_id").alias("_carried"),
-        pl.when(pl.col("quality") == "measured").then(pl.col("kwh_import"))
+        pl.when(pl.col("quality") == Quality.MEASURED).then(pl.col("kwh_import"))
         .backward_fill().over("meter_id").alias("_next"),
     )
-    estimated = ordered.filter(pl.col("quality") == "estimated").join(
+    estimated = ordered.filter(pl.col("quality") == Quality.ESTIMATED).join(
         true, on=["meter_id", "interval_end"]).with_columns(
         (pl.col("kwh_import") - pl.col("registered_kwh_import")).alias("_err"),
         (pl.coalesce("_carried", "_next") - pl.col("registered_kwh_import")).alias("_base"))
@@ -336,7 +339,7 @@ def _estimation(truth: Path, warehouse: Warehouse,
     theft_cells = silver.filter(pl.col("meter_id").is_in(thieves.implode())).join(
         true.filter(pl.col("registered_kwh_import") == 0), on=["meter_id", "interval_end"])
     return (pl.concat([by_method.sort("method"), overall]),
-            theft_cells.filter(pl.col("quality") == "estimated").height, theft_cells.height)
+            theft_cells.filter(pl.col("quality") == Quality.ESTIMATED).height, theft_cells.height)
 
 
 # --- real readings ------------------------------------------------------------------------
@@ -538,8 +541,8 @@ def _real_meters_table(meters: list[str], since: datetime) -> pl.DataFrame:
     n_tx = max(1, round(n / METERS_PER_TRANSFORMER))
     tx = np.arange(n) * n_tx // n
     return pl.DataFrame({
-        "meter_id": meters, "customer_id": meters, "meter_role": "customer",
-        "customer_group": "residential",
+        "meter_id": meters, "customer_id": meters, "meter_role": MeterRole.CUSTOMER.value,
+        "customer_group": CustomerGroup.RESIDENTIAL.value,
         "transformer_id": [f"RD-T{t + 1}" for t in tx], "feeder_id": "RD-F1",
         "branch_id": "RD", "dr_participant": False,
         "valid_from": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -616,7 +619,7 @@ def inject_real_readings(path: Path, landing: Path, truth: Path, *, days: int | 
     write_frame(_real_meters_table(meters, start), landing / "meters.csv", "csv")
     write_injections(truth, fault_injections(meter_ids, plan, window.first_day, tz)
                      + zero_runs)
-    write_frame(labels_frame(meter_ids, customer_group=["residential"] * n,
+    write_frame(labels_frame(meter_ids, customer_group=[CustomerGroup.RESIDENTIAL.value] * n,
                              transformer_id=_real_meters_table(meters, start)["transformer_id"]
                              .to_numpy(), solar=np.zeros(n, dtype=bool),
                              marks=fault_marks(plan)), truth / "meters.parquet", "parquet")
@@ -697,7 +700,7 @@ def _measure_clean(warehouse: Warehouse, rows: pl.DataFrame, window: DataWindow,
     on_grid = delivered.filter(pl.col("interval_end").dt.epoch("s") // 60 % step == 0).height
     grid = window.meters * sum(len(day_ends(window.first_day + timedelta(days=d), step,
                                             settings.tz)) for d in range(window.days))
-    estimated = silver.filter(pl.col("quality") == "estimated")
+    estimated = silver.filter(pl.col("quality") == Quality.ESTIMATED)
     estimated_delivered = estimated.join(delivered, on=keys, how="semi").height
     meter_days = window.meters * window.days
     per_rule = findings.with_columns(local_day("first_interval_end", settings).alias("_day")) \
@@ -713,4 +716,4 @@ def _measure_clean(warehouse: Warehouse, rows: pl.DataFrame, window: DataWindow,
         meter_months=meter_months, missing_in_file=grid - on_grid,
         estimated=estimated.height, estimated_missing=estimated.height - estimated_delivered,
         estimated_delivered=estimated_delivered,
-        left_missing=silver.filter(pl.col("quality") == "missing").height, rules=per_rule)
+        left_missing=silver.filter(pl.col("quality") == Quality.MISSING).height, rules=per_rule)

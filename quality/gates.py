@@ -91,6 +91,7 @@ from jinja2 import BaseLoader, ChoiceLoader, DictLoader, Environment
 
 from ami.errors import NoDataError, QualityGateError
 from ami.settings import Settings
+from ami.vocabulary import Quality, texts
 from quality.vee import SILVER_READINGS_SCHEMA, VALID_INTERVALS
 from warehouse import Warehouse
 from warehouse.schemas import schema_of
@@ -114,7 +115,7 @@ SILVER_SUITE = "silver_readings"
 GOLD_SUITE = "gold_meter_day"
 TOTALS = "_totals"
 
-QUALITY_VALUES = ("measured", "estimated", "edited", "missing")
+QUALITY_VALUES = texts(Quality)
 
 #: Sanity ceiling of any single meter in a provincial distribution network: 100 MW,
 #: the order of a whole 110 kV substation. Above it a value is corrupt (unit or scale).
@@ -204,9 +205,10 @@ def _silver_checks(_columns: set[str]) -> dict[str, pl.Expr]:
         "kwh_above_bound": (imp > MAX_KWH_PER_INTERVAL).fill_null(value=False)
         | (exp > MAX_KWH_PER_INTERVAL).fill_null(value=False),
         "unknown_quality": ~quality.is_in(QUALITY_VALUES).fill_null(value=False),
-        "rule_missing": ((quality != "measured") & pl.col("rule").is_null())
+        "rule_missing": ((quality != Quality.MEASURED) & pl.col("rule").is_null())
         .fill_null(value=False),
-        "kwh_import_missing": ((quality != "missing") & imp.is_null()).fill_null(value=False),
+        "kwh_import_missing": ((quality != Quality.MISSING) & imp.is_null())
+        .fill_null(value=False),
     }
 
 
@@ -302,8 +304,9 @@ def _totals_suite(layer: _Layer, warnings_: list[gxe.Expectation]) -> gx.Expecta
 
 def suites(*, settings: Settings) -> dict[str, gx.ExpectationSuite]:
     """The gates' four GX suites by name: rows and whole-table totals per layer."""
-    measured = Column("quality") != "measured"
-    not_missing = Column("quality") != "missing"
+    # plain text: GX stores the condition in the suite it saves
+    measured = Column("quality") != Quality.MEASURED.value
+    not_missing = Column("quality") != Quality.MISSING.value
     max_missing_share = round(1.0 - settings.completeness_threshold, 9)
     silver = gx.ExpectationSuite(name=SILVER_SUITE, expectations=[
         *_schema_expectations(SILVER),
@@ -401,7 +404,7 @@ def _scan(frame: pl.LazyFrame, layer: _Layer, columns: Mapping[str, pl.DataType]
               if set(expr.meta.root_names()) <= present}
     exprs = [pl.len().alias("rows"), *[expr.sum().alias(n) for n, expr in usable.items()]]
     if "quality" in present:
-        exprs.append((pl.col("quality") == "missing").mean().alias("missing_share"))
+        exprs.append((pl.col("quality") == Quality.MISSING).mean().alias("missing_share"))
     row = frame.select(exprs).collect(engine="streaming").row(0, named=True)
     rows = int(row["rows"])
     duplicated = _duplicated_keys(frame, layer.keys) if set(layer.keys) <= present else None

@@ -19,23 +19,16 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-#: Quality of a silver value; the code is the index.
-QUALITIES = ("measured", "estimated", "edited", "missing")
-MEASURED, ESTIMATED, EDITED, MISSING = range(4)
+from ami.vocabulary import Quality, Rule
 
-#: Rule or method named in silver ``rule``; 0 (None) is a plain measured value. Validation
-#: rules flag or reject values; estimation methods say how a value was filled.
-RULES = (
-    None,
-    # why a value is missing or was rejected
-    "no_reading", "negative_value", "off_grid_timestamp", "future_timestamp", "unparsable",
-    "absurd_value", "spike", "outside_active_period",
-    # estimation methods
-    "linear_interpolation", "linear_register", "like_day", "like_day_register",
-    # flags on measured values (the value is kept)
-    "flat_line", "zero_run", "unknown_meter", "high_value",
-)
-RULE = {name: code for code, name in enumerate(RULES) if name is not None}
+#: Quality of a silver value; the code is the index.
+QUALITIES: tuple[Quality, ...] = tuple(Quality)
+MEASURED, ESTIMATED, EDITED, MISSING = (QUALITIES.index(q) for q in (
+    Quality.MEASURED, Quality.ESTIMATED, Quality.EDITED, Quality.MISSING))
+
+#: Rule or method named in silver ``rule`` (``Rule``); 0 (None) is a plain measured value.
+RULES: tuple[Rule | None, ...] = (None, *Rule)
+RULE: dict[Rule, int] = {name: code for code, name in enumerate(RULES) if name is not None}
 
 
 @dataclass
@@ -99,9 +92,11 @@ class Block:
         })
 
 
-def _named(codes: np.ndarray, names: tuple[str | None, ...]) -> pl.Series:
+def _named(codes: np.ndarray, names: tuple[Quality | None, ...] | tuple[Rule | None, ...],
+           ) -> pl.Series:
     """Text of integer codes (null for a None name)."""
-    labels = pl.Series(list(names), dtype=pl.String)
+    labels = pl.Series([None if name is None else name.value for name in names],
+                       dtype=pl.String)
     return labels.gather(pl.Series(codes.astype(np.int64)))
 
 
@@ -141,7 +136,7 @@ def build_blocks(rows: pl.DataFrame, expected: pl.Series, start: datetime, *,
             meter_ids=ids["meter_id"], minutes=int(minutes), start=start,  # type: ignore[call-overload]
             kwh_import=np.full((n, per), np.nan), kwh_export=np.full((n, per), np.nan),
             quality=np.full((n, per), MISSING, dtype=np.int8),
-            rule=np.full((n, per), RULE["no_reading"], dtype=np.int16),
+            rule=np.full((n, per), RULE[Rule.NO_READING], dtype=np.int16),
         )
         mine = rows if single else rows.join(ids.select("meter_id"), on="meter_id", how="semi")
         flat = _flat(block, mine)

@@ -9,6 +9,7 @@ import polars as pl
 from ami.errors import InputError
 from ami.instants import HINT, instant, problem
 from ami.settings import Settings
+from ami.vocabulary import CustomerGroup, MeterRole, texts
 from quality.parse import flag, number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, write_table
@@ -19,10 +20,8 @@ from warehouse.state import read_manifest
 #: Start of validity for rows that give none [UTC].
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
 
-METER_ROLES = ("customer", "transformer_total", "feeder_head", "boundary")
-CUSTOMER_GROUPS = (
-    "residential", "commercial", "production", "public_admin", "public_lighting", "other",
-)
+METER_ROLES = texts(MeterRole)
+CUSTOMER_GROUPS = texts(CustomerGroup)
 
 SCHEMA = schema_of("meters").polars
 
@@ -77,7 +76,7 @@ def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:
          "unknown meter_role", f"use one of {', '.join(METER_ROLES)}"),
         (pl.col("transformer_id").fill_null("") == "", "transformer_id",
          "transformer_id is empty", "name the transformer (TBA) the meter hangs on"),
-        ((pl.col("meter_role") == "customer")
+        ((pl.col("meter_role") == MeterRole.CUSTOMER)
          & ~pl.col("customer_group").is_in(CUSTOMER_GROUPS), "customer_group",
          "unknown customer_group", f"use one of {', '.join(CUSTOMER_GROUPS)}"),
         (pl.col("valid_to").is_not_null() & (pl.col("valid_to") <= pl.col("valid_from")),

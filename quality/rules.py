@@ -14,30 +14,31 @@ import numpy as np
 import polars as pl
 
 from ami.settings import Settings
+from ami.vocabulary import Rule
 from quality.grid import MEASURED, Block, run_lengths, runs
 from warehouse.schemas import schema_of
 
 FINDINGS_SCHEMA = schema_of("findings").polars
 
 #: Rules with their meaning, for the evaluation and the docs (rule → what it finds).
-RULE_TEXT = {
+RULE_TEXT: dict[str, str] = {
     "missing_interval": "intervals the head-end did not deliver",
     "no_readings_day": "a meter expected that day delivered nothing",
     "never_reporting": "a meter listed in the customer system has never reported",
     "duplicate_equal": "the same interval delivered twice with the same value",
     "duplicate_conflicting": "the same interval delivered twice with different values",
-    "negative_value": "a negative interval energy",
-    "off_grid_timestamp": "an interval end off the meter's interval grid",
-    "future_timestamp": "an interval end in the future",
-    "unparsable": "a value or instant that cannot be read",
-    "absurd_value": "energy far above what the contracted capacity allows",
-    "spike": "energy far above the meter's own day that the register delta contradicts",
-    "high_value": "energy far above the meter's own day, kept: no register delta to judge it",
-    "flat_line": "the same non-zero value for many intervals (stuck meter)",
-    "zero_run": "zero energy for hours on a meter that normally consumes",
+    Rule.NEGATIVE_VALUE: "a negative interval energy",
+    Rule.OFF_GRID_TIMESTAMP: "an interval end off the meter's interval grid",
+    Rule.FUTURE_TIMESTAMP: "an interval end in the future",
+    Rule.UNPARSABLE: "a value or instant that cannot be read",
+    Rule.ABSURD_VALUE: "energy far above what the contracted capacity allows",
+    Rule.SPIKE: "energy far above the meter's own day that the register delta contradicts",
+    Rule.HIGH_VALUE: "energy far above the meter's own day, kept: no register delta to judge it",
+    Rule.FLAT_LINE: "the same non-zero value for many intervals (stuck meter)",
+    Rule.ZERO_RUN: "zero energy for hours on a meter that normally consumes",
     "reverse_energy": "exported energy on a meter without solar",
-    "unknown_meter": "readings of a meter the customer system does not list",
-    "outside_active_period": "readings outside the meter's validity period",
+    Rule.UNKNOWN_METER: "readings of a meter the customer system does not list",
+    Rule.OUTSIDE_ACTIVE_PERIOD: "readings outside the meter's validity period",
     "register_mismatch": "the day's interval sum disagrees with the register delta",
     "clock_adjusted": "the meter reported a clock adjustment",
     "multiplier_jump": "daily energy suddenly a multiple of its history (CT ratio)",

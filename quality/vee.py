@@ -38,27 +38,12 @@ from ami.calendar import day_class
 from ami.errors import NoDataError
 from ami.instants import HINT, instant
 from ami.settings import Settings
+from ami.vocabulary import CustomerGroup, EventCategory, MeterRole, Quality, Rule, texts
 from quality import estimate, rules
-from quality.channels import (
-    CLOCK_CODES,
-    OUTAGE_CODES,
-    day_events,
-    event_sources,
-    register_deltas,
-    register_sources,
-)
+from quality.channels import day_events, event_sources, register_deltas, register_sources
 from quality.days import day_bounds, local_day, shift_day
 from quality.edits import apply_edits, edit_sources, edits_for_day
-from quality.grid import (
-    ESTIMATED,
-    MEASURED,
-    MISSING,
-    RULE,
-    RULES,
-    Block,
-    build_blocks,
-    cells_of,
-)
+from quality.grid import ESTIMATED, MEASURED, MISSING, RULE, Block, build_blocks, cells_of
 from quality.meters import meters_valid_on
 from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
@@ -74,8 +59,8 @@ QUALITY_DAY_SCHEMA = schema_of("quality_day").polars
 
 VALID_INTERVALS = (5, 10, 15, 30, 60)
 #: Quarantine rules that name an interval of the grid (their cell is not "missing").
-RULE_NAMES = [r for r in RULES if r in ("negative_value", "off_grid_timestamp",
-                                        "future_timestamp", "unparsable")]
+RULE_NAMES = texts((Rule.NEGATIVE_VALUE, Rule.OFF_GRID_TIMESTAMP, Rule.FUTURE_TIMESTAMP,
+                    Rule.UNPARSABLE))
 #: Days of ``quality_day`` history the rules look back on (two of each weekday).
 HISTORY_DAYS = 14
 
@@ -146,29 +131,30 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         pl.col("ts").is_null() & pl.col("_entry").is_in(firsts)))
     minute_of_day = pl.col("_minute_of_day")
     has_export_text = pl.col("kwh_export").fill_null("").str.strip_chars() != ""
-    checks: list[tuple[pl.Expr, str, str]] = [
-        (optional(raw, "_invalid").is_not_null(), "unparsable", ""),  # the reader says why
-        (pl.col("meter_id_clean").fill_null("") == "", "unparsable",
+    checks: list[tuple[pl.Expr, Rule, str]] = [
+        (optional(raw, "_invalid").is_not_null(), Rule.UNPARSABLE, ""),  # the reader says why
+        (pl.col("meter_id_clean").fill_null("") == "", Rule.UNPARSABLE,
          "meter_id is empty: give the meter's id"),
-        (pl.col("ts").is_null() & pl.col("_has_time"), "unparsable",
+        (pl.col("ts").is_null() & pl.col("_has_time"), Rule.UNPARSABLE,
          f"interval_end has no zone: {HINT}, or add a source profile naming its zone"),
-        (pl.col("ts").is_null(), "unparsable", f"interval_end is not an ISO 8601 instant: {HINT}"),
-        ((minutes_text != "") & minutes.is_null(), "unparsable",
+        (pl.col("ts").is_null(), Rule.UNPARSABLE,
+         f"interval_end is not an ISO 8601 instant: {HINT}"),
+        ((minutes_text != "") & minutes.is_null(), Rule.UNPARSABLE,
          "interval_minutes is not a whole number of minutes"),
-        (~pl.col("minutes").is_in(VALID_INTERVALS), "unparsable",
+        (~pl.col("minutes").is_in(VALID_INTERVALS), Rule.UNPARSABLE,
          "interval_minutes is not one of 5, 10, 15, 30, 60"),
         ((minute_of_day % pl.col("minutes") != 0) | (pl.col("_second") != 0),
-         "off_grid_timestamp",
+         Rule.OFF_GRID_TIMESTAMP,
          "interval_end is off the interval grid: interval ends fall on whole intervals"),
         (pl.col("ts") > pl.col("_loaded_at") + pl.duration(minutes=pl.col("minutes")),
-         "future_timestamp",
+         Rule.FUTURE_TIMESTAMP,
          "interval_end is after the moment the reading was delivered: check the meter clock"),
-        (pl.col("import_").is_null(), "unparsable", "kwh_import is empty or not a number"),
-        (pl.col("import_") < 0, "negative_value",
+        (pl.col("import_").is_null(), Rule.UNPARSABLE, "kwh_import is empty or not a number"),
+        (pl.col("import_") < 0, Rule.NEGATIVE_VALUE,
          "kwh_import is negative: import and export are separate non-negative channels"),
-        (has_export_text & pl.col("export_").is_null(), "unparsable",
+        (has_export_text & pl.col("export_").is_null(), Rule.UNPARSABLE,
          "kwh_export is not a number"),
-        (pl.col("export_") < 0, "negative_value", "kwh_export is negative"),
+        (pl.col("export_") < 0, Rule.NEGATIVE_VALUE, "kwh_export is negative"),
     ]
     # The first failed check, as a small integer (0: none): rule and reason are written
     # out for the few rejected rows only.
@@ -190,7 +176,7 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
     ], engine="streaming")
     numbers = pl.Series(range(1, len(checks) + 1), dtype=pl.Int8)
     bad = bad.with_columns(
-        pl.col("_check").replace_strict(numbers, [rule for _, rule, _ in checks])
+        pl.col("_check").replace_strict(numbers, list(texts(rule for _, rule, _ in checks)))
         .alias("rule"),
         pl.coalesce("_invalid", pl.col("_check").replace_strict(
             numbers, [reason for _, _, reason in checks])).alias("reason"))
@@ -317,7 +303,7 @@ def like_day_profile(warehouse: Warehouse, day: str, meters: pl.Series, *,
         frames.append(
             warehouse.scan_files([warehouse.data_file("readings", {"date": other})])
             .filter(pl.col("meter_id").is_in(meters.implode())
-                    & (pl.col("quality") == "measured"))
+                    & (pl.col("quality") == Quality.MEASURED))
             .select("meter_id", (pl.col("interval_end").dt.hour().cast(pl.Int32) * 60
                                  + pl.col("interval_end").dt.minute()).alias("minute"),
                     "kwh_import"))
@@ -350,20 +336,20 @@ def _context(block: Block, attrs: pl.DataFrame, *, readings_only: bool) -> _Cont
     aligned = block.meter_ids.to_frame("meter_id").join(
         attrs, on="meter_id", how="left", maintain_order="left")
     if readings_only:
-        aligned = aligned.with_columns(pl.lit("customer").alias("meter_role"))
+        aligned = aligned.with_columns(pl.lit(MeterRole.CUSTOMER).alias("meter_role"))
     group = aligned["customer_group"].fill_null("")
     solar = aligned["solar_kwp"].fill_null(0.0).to_numpy() > 0
-    customer = (aligned["meter_role"] == "customer").fill_null(False).to_numpy()
+    customer = (aligned["meter_role"] == MeterRole.CUSTOMER).fill_null(False).to_numpy()
     return _Context(
         contracted_kw=aligned["contracted_kw"].fill_null(np.inf).to_numpy(),
         has_solar=solar,
-        zero_eligible=customer & ~solar & (group != "public_lighting").to_numpy(),
+        zero_eligible=customer & ~solar & (group != CustomerGroup.PUBLIC_LIGHTING).to_numpy(),
         known=aligned["meter_role"].is_not_null().to_numpy(),
         expected=aligned["_expected"].fill_null(False).to_numpy(),
     )
 
 
-def _reject(block: Block, mask: np.ndarray, rule: str, lineage: pl.DataFrame, reason: str,
+def _reject(block: Block, mask: np.ndarray, rule: Rule, lineage: pl.DataFrame, reason: str,
             ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Remove flagged measured values for estimation; their quarantine rows and findings."""
     if not mask.any():
@@ -389,7 +375,7 @@ def _reject(block: Block, mask: np.ndarray, rule: str, lineage: pl.DataFrame, re
     return to_quarantine(rows), findings
 
 
-def _flag(block: Block, mask: np.ndarray, rule: str) -> None:
+def _flag(block: Block, mask: np.ndarray, rule: Rule) -> None:
     """Name a flag on measured values that carry no rule yet (the value is kept)."""
     target = mask & (block.quality == MEASURED) & (block.rule == 0)
     block.rule[target] = RULE[rule]
@@ -540,9 +526,9 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         date=day, rows_in=rows_in, accepted=accepted,
         duplicates_dropped=dropped, quarantined=quarantined.height + conflicting,
         rejected_estimated=rejected,
-        estimated=int((silver["quality"] == "estimated").sum()),
-        missing=int((silver["quality"] == "missing").sum()),
-        edited=int((silver["quality"] == "edited").sum()), findings=findings.height,
+        estimated=int((silver["quality"] == Quality.ESTIMATED).sum()),
+        missing=int((silver["quality"] == Quality.MISSING).sum()),
+        edited=int((silver["quality"] == Quality.EDITED).sum()), findings=findings.height,
         entries=entries,
     )
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
@@ -599,13 +585,13 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
     for (rule,), group in rejected_rows.group_by("rule"):
         r, c = cells_of(block, group.select("meter_id", "interval_end"))
         delivered_bad[r, c] = True
-        block.rule[r, c] = np.where(block.quality[r, c] == MISSING, RULE[str(rule)],
+        block.rule[r, c] = np.where(block.quality[r, c] == MISSING, RULE[Rule(str(rule))],
                                     block.rule[r, c])
     before &= ~delivered_bad
     register = _align(block, day.registers, "register_delta_kwh")
     quarantine, findings = [], []
     absurd = rules.absurd(block, ctx.contracted_kw, settings=settings)
-    rows, found = _reject(block, absurd, "absurd_value", lineage,
+    rows, found = _reject(block, absurd, Rule.ABSURD_VALUE, lineage,
                           f"absurd value: above {settings.absurd_kwh_per_kw} × contracted_kw × "
                           "hours")
     quarantine.append(rows)
@@ -613,13 +599,13 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
     record = day.history.meter_days.group_by("meter_id").agg(pl.col("kwh_max").max())
     spike, high = rules.spikes(block, register, _align(block, record, "kwh_max"),
                                settings=settings)
-    rows, found = _reject(block, spike, "spike", lineage,
+    rows, found = _reject(block, spike, Rule.SPIKE, lineage,
                           "spike: far above the meter's own readings of the day, and the "
                           "intervals exceed the register delta")
     quarantine.append(rows)
     findings.append(found)
-    _flag(block, high, "high_value")
-    findings.append(rules.from_runs(block, high, "high_value", "flagged", pl.format(
+    _flag(block, high, Rule.HIGH_VALUE)
+    findings.append(rules.from_runs(block, high, Rule.HIGH_VALUE, "flagged", pl.format(
         "{} kWh against a day median of {} kWh (MAD {}), above the meter's largest interval "
         "of the last {} days: kept, no register delta to contradict it",
         pl.col("value").round(3), pl.col("median").round(3), pl.col("mad").round(3),
@@ -639,7 +625,7 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
 
 def _partial_day_finding(silver: pl.DataFrame, day: str) -> pl.DataFrame:
     """One finding for a day whose own delivery has not arrived."""
-    delivered = silver.filter(pl.col("quality") != "missing")
+    delivered = silver.filter(pl.col("quality") != Quality.MISSING)
     return pl.DataFrame({
         "level": "province", "node_id": "", "rule": "day_not_delivered",
         "first_interval_end": silver["interval_end"].min(),
@@ -672,23 +658,23 @@ def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarra
     """Flags kept on measured values and findings about the block's gaps."""
     parts = []
     flat = rules.flat_lines(block, settings=settings)
-    _flag(block, flat, "flat_line")
-    parts.append(rules.from_runs(block, flat, "flat_line", "flagged", pl.format(
+    _flag(block, flat, Rule.FLAT_LINE)
+    parts.append(rules.from_runs(block, flat, Rule.FLAT_LINE, "flagged", pl.format(
         "{} kWh repeated for {} intervals", pl.col("value").round(3), "length")))
     zero = rules.zero_runs(block, ctx.zero_eligible, settings=settings)
-    _flag(block, zero, "zero_run")
-    parts.append(rules.from_runs(block, zero, "zero_run", "flagged", pl.format(
+    _flag(block, zero, Rule.ZERO_RUN)
+    parts.append(rules.from_runs(block, zero, Rule.ZERO_RUN, "flagged", pl.format(
         "zero for {} intervals (kept: a bypassed meter is not repaired)", "length")))
     unknown = np.broadcast_to(~ctx.known[:, None], block.quality.shape)
-    _flag(block, unknown, "unknown_meter")
+    _flag(block, unknown, Rule.UNKNOWN_METER)
     rows = np.flatnonzero(~ctx.known)
-    parts.append(rules.meter_days(block, rows, "unknown_meter", "flagged", pl.Series(
+    parts.append(rules.meter_days(block, rows, Rule.UNKNOWN_METER, "flagged", pl.Series(
         ["readings of a meter the customer system does not list: add it to CMIS"] * len(rows),
         dtype=pl.String)))
     outside = _validity_mask(block, periods) & ctx.known[:, None]
-    _flag(block, outside, "outside_active_period")
+    _flag(block, outside, Rule.OUTSIDE_ACTIVE_PERIOD)
     parts.append(rules.from_runs(block, outside & (block.quality == MEASURED),
-                                 "outside_active_period", "flagged"))
+                                 Rule.OUTSIDE_ACTIVE_PERIOD, "flagged"))
     parts.append(rules.reverse_energy(block, ctx.has_solar, ctx.known))
     # gaps: whole days first, then runs within a day
     whole = before.all(axis=1) & ctx.expected & delivered
@@ -705,8 +691,8 @@ def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarra
             block, rows_, rule, pl.Series(np.where(filled, "estimated", "left missing")),
             pl.Series([text] * len(rows_), dtype=pl.String)))
     # (a day not yet delivered has one finding for all its gaps, see _partial_day_finding)
-    gaps = before & ~whole[:, None] & (block.rule != RULE["absurd_value"]) \
-        & (block.rule != RULE["spike"]) & delivered
+    gaps = before & ~whole[:, None] & (block.rule != RULE[Rule.ABSURD_VALUE]) \
+        & (block.rule != RULE[Rule.SPIKE]) & delivered
     for state, action in ((ESTIMATED, "estimated"), (MISSING, "left missing")):
         parts.append(rules.from_runs(block, gaps & (block.quality == state),
                                      "missing_interval", action,
@@ -722,11 +708,11 @@ def _day_findings(silver: pl.DataFrame, day: _Day, *,
         pl.col("interval_end").min().alias("first_interval_end"),
         pl.col("interval_end").max().alias("last_interval_end"),
         pl.len().cast(pl.Int32).alias("n_intervals"),
-        (pl.col("quality") == "missing").sum().alias("_missing"),
-        (pl.col("quality") == "measured").sum().alias("_measured"),
-        pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
+        (pl.col("quality") == Quality.MISSING).sum().alias("_missing"),
+        (pl.col("quality") == Quality.MEASURED).sum().alias("_measured"),
+        pl.col("kwh_import").filter(pl.col("quality") == Quality.MEASURED).mean()
         .alias("kwh_per_interval"),
-        pl.col("kwh_import").filter(pl.col("quality") == "measured").quantile(0.25)
+        pl.col("kwh_import").filter(pl.col("quality") == Quality.MEASURED).quantile(0.25)
         .alias("kwh_p25"),
     ).join(day.attrs.select("meter_id", "meter_role", "customer_group", "contracted_kw",
                             "transformer_id"), on="meter_id", how="left")
@@ -736,13 +722,13 @@ def _day_findings(silver: pl.DataFrame, day: _Day, *,
     measured = per_meter.filter(pl.col("_measured") == pl.col("n_intervals"))
     parts = [
         rules.register_mismatch(measured.join(day.registers, on="meter_id"), settings=settings),
-        rules.group_range(complete.filter((pl.col("meter_role") == "customer")
+        rules.group_range(complete.filter((pl.col("meter_role") == MeterRole.CUSTOMER)
                                           & (pl.col("_measured") == pl.col("n_intervals"))),
                           settings=settings),
         rules.multiplier_jumps(
             per_meter.filter(pl.col("_measured") >= 0.9 * pl.col("n_intervals")),
             _jump_history(day, settings=settings), settings=settings),
-        rules.clock_events(day.events.filter(pl.col("event_code").is_in(CLOCK_CODES)),
+        rules.clock_events(day.events.filter(pl.col("category") == EventCategory.CLOCK),
                            timedelta(minutes=settings.interval_minutes)),
         _transformer_zero_days(per_meter, day.events, day.meters),
     ]
@@ -758,12 +744,12 @@ def _jump_history(day: _Day, *, settings: Settings) -> pl.DataFrame:
     longer than the history is then the meter's level: it is flagged for two weeks.)
     """
     usable = (pl.col("n_measured") > 0) & ~pl.col("rules").str.contains(
-        "multiplier_jump|flat_line")
+        f"multiplier_jump|{Rule.FLAT_LINE}")
     like = day.history.like(day.day).filter(usable)
     enough = like.group_by("meter_id").len().filter(
         pl.col("len") >= settings.multiplier_min_history_days)["meter_id"]
     steady = day.attrs.filter(pl.col("customer_group").is_in(
-        ["residential", "public_lighting"]))["meter_id"]
+        texts((CustomerGroup.RESIDENTIAL, CustomerGroup.PUBLIC_LIGHTING))))["meter_id"]
     fallback = day.history.meter_days.filter(
         usable & pl.col("meter_id").is_in(steady.implode())
         & ~pl.col("meter_id").is_in(enough.implode()))
@@ -775,15 +761,17 @@ def _transformer_zero_days(per_meter: pl.DataFrame, events: pl.DataFrame,
     """Transformers whose customers all read zero all day: outage or data fault."""
     by_tx = per_meter.filter(pl.col("transformer_id").is_not_null()).group_by(
         "transformer_id").agg(
-        pl.col("kwh").filter(pl.col("meter_role") == "customer").sum().alias("_customers"),
-        (pl.col("meter_role") == "customer").sum().alias("_n"),
-        pl.col("kwh").filter(pl.col("meter_role") == "transformer_total").sum().alias("_total"),
+        pl.col("kwh").filter(pl.col("meter_role") == MeterRole.CUSTOMER).sum()
+        .alias("_customers"),
+        (pl.col("meter_role") == MeterRole.CUSTOMER).sum().alias("_n"),
+        pl.col("kwh").filter(pl.col("meter_role") == MeterRole.TRANSFORMER_TOTAL).sum()
+        .alias("_total"),
         pl.col("first_interval_end").min(), pl.col("last_interval_end").max(),
         pl.col("n_intervals").max(),
     ).filter((pl.col("_n") > 0) & (pl.col("_customers") == 0))
     if by_tx.height == 0:
         return rules.empty_findings()
-    off = events.filter(pl.col("event_code").is_in(OUTAGE_CODES)).join(
+    off = events.filter(pl.col("category") == EventCategory.POWER_OFF).join(
         meters.select("meter_id", "transformer_id"), on="meter_id")["transformer_id"].unique()
     outage = (pl.col("_total") <= 0.01) | pl.col("transformer_id").is_in(off.implode())
     return by_tx.select(
@@ -808,15 +796,16 @@ def quality_day(silver: pl.DataFrame, attrs: pl.DataFrame,
         pl.col("rule").unique().sort().str.join(",").alias("rules"))
     meter = silver.group_by("meter_id").agg(
         pl.len().cast(pl.Int64).alias("n_intervals"),
-        *[(pl.col("quality") == q).sum().cast(pl.Int64).alias(f"n_{q}")
-          for q in ("measured", "estimated", "edited", "missing")],
+        *[(pl.col("quality") == q).sum().cast(pl.Int64).alias(f"n_{q}") for q in Quality],
         pl.col("kwh_import").sum().alias("kwh_import"),
-        pl.col("kwh_import").filter(pl.col("quality") == "measured").sum().alias("kwh_measured"),
-        pl.col("kwh_import").filter(pl.col("quality") == "measured").mean()
+        pl.col("kwh_import").filter(pl.col("quality") == Quality.MEASURED).sum()
+        .alias("kwh_measured"),
+        pl.col("kwh_import").filter(pl.col("quality") == Quality.MEASURED).mean()
         .alias("kwh_per_interval"),
-        pl.col("kwh_import").filter(pl.col("quality") == "measured").quantile(0.25)
+        pl.col("kwh_import").filter(pl.col("quality") == Quality.MEASURED).quantile(0.25)
         .alias("kwh_p25"),
-        pl.col("kwh_import").filter(pl.col("quality") == "measured").max().alias("kwh_max"),
+        pl.col("kwh_import").filter(pl.col("quality") == Quality.MEASURED).max()
+        .alias("kwh_max"),
     ).rename({"meter_id": "node_id"}).join(counts, on="node_id", how="left").with_columns(
         pl.col("n_findings").fill_null(0), pl.col("rules").fill_null(""))
     sums = ["n_intervals", "n_measured", "n_estimated", "n_edited", "n_missing", "kwh_import",

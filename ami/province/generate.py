@@ -27,9 +27,11 @@ import polars as pl
 
 from ami.province.calendar import day_type, dusk_dawn, mean_temperature
 from ami.reference import BRANCH_NAMES
+from ami.vocabulary import CustomerGroup, MeterRole, texts
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-GROUPS = ("residential", "commercial", "production", "public_admin", "public_lighting")
+#: Customer groups of the synthetic province (its group indices; none is "other").
+GROUPS = texts(group for group in CustomerGroup if group != CustomerGroup.OTHER)
 GROUP_SHARES = (0.85, 0.08, 0.03, 0.02, 0.02)
 #: Contracted capacity range per group [kW].
 CONTRACTED_KW = ((3, 15), (5, 50), (30, 500), (10, 100), (2, 20))
@@ -705,7 +707,8 @@ def meters_table(p: Province, spec: ProvinceSpec) -> pl.DataFrame:
     rows = []
     for i in range(len(p.meter_id)):
         base = {
-            "meter_id": p.meter_id[i], "customer_id": p.customer_id[i], "meter_role": "customer",
+            "meter_id": p.meter_id[i], "customer_id": p.customer_id[i],
+            "meter_role": MeterRole.CUSTOMER.value,
             "customer_group": GROUPS[p.group[i]], "commune": p.commune[i],
             "contracted_kw": float(p.contracted_kw[i]),
             "solar_kwp": float(p.solar_kwp[i]) if p.solar_kwp[i] > 0 else None,
@@ -723,7 +726,7 @@ def meters_table(p: Province, spec: ProvinceSpec) -> pl.DataFrame:
                          "valid_from": valid_from, "valid_to": valid_to})
     for t, tx_id in enumerate(p.tx_ids):
         rows.append({"meter_id": f"TT-{tx_id}", "customer_id": None,
-                     "meter_role": "transformer_total", "customer_group": None,
+                     "meter_role": MeterRole.TRANSFORMER_TOTAL.value, "customer_group": None,
                      "commune": None, "contracted_kw": None, "solar_kwp": None,
                      "dr_participant": False, "network_node": None, "transformer_id": tx_id,
                      "feeder_id": p.feeder_ids[p.tx_feeder[t]],

@@ -49,8 +49,9 @@ import polars as pl
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ami.errors import ConfigError, InputError
-from ami.province.generate import TZ, ProvinceSpec, build_province, simulate_day
+from ami.province.generate import GROUPS, TZ, ProvinceSpec, build_province, simulate_day
 from ami.settings import Settings
+from ami.vocabulary import InspectionOutcome, MeterRole
 from models.anomaly.baselines import drop_ratio, reference_iforest
 from models.anomaly.jobs import _readings_from_file
 from models.anomaly.scorer import score_meters
@@ -156,9 +157,8 @@ def build_synthetic(spec: EvaluationSpec) -> Synthetic:
     )
     meters = pl.DataFrame({
         "meter_id": p.meter_id.tolist(),
-        "meter_role": "customer",
-        "customer_group": [("residential", "commercial", "production", "public_admin",
-                            "public_lighting")[g] for g in p.group],
+        "meter_role": MeterRole.CUSTOMER.value,
+        "customer_group": [GROUPS[g] for g in p.group],
         "transformer_id": p.tx_ids[p.tx].tolist(),
         "contracted_kw": p.contracted_kw,
         "solar_kwp": np.where(p.solar_kwp > 0, p.solar_kwp, np.nan),
@@ -296,9 +296,9 @@ def _frame(meter_id: np.ndarray, kwh: np.ndarray, export: np.ndarray, present: n
 def _labels(truth: pl.DataFrame, share: float, seed: int, at: datetime) -> pl.DataFrame:
     """Inspection outcomes for a seeded ``share`` of the meters, stratified by kind."""
     outcome = (
-        pl.when(pl.col("category") == "attack").then(pl.lit("theft"))
-        .when(pl.col("category") == "fault").then(pl.lit("meter_fault"))
-        .otherwise(pl.lit("no_issue"))
+        pl.when(pl.col("category") == "attack").then(pl.lit(InspectionOutcome.THEFT))
+        .when(pl.col("category") == "fault").then(pl.lit(InspectionOutcome.METER_FAULT))
+        .otherwise(pl.lit(InspectionOutcome.NO_ISSUE))
     )
     return (
         truth.with_columns(u=pl.lit(np.random.default_rng([seed, 5]).random(truth.height)))

@@ -6,7 +6,7 @@ joined with on ``meter_id``:
 
 - **Events** (``meter_id``, ``event_at``, ``event_code``): tamper alarms (cover open,
   magnetic field), reverse current and power-off events, counted in the recent window
-  and per day of history (``event_signals``; codes mapped by ``EVENT_CATEGORIES``).
+  and per day of history (``event_signals``; codes mapped by ``ami.vocabulary``).
 - **Register reads** (``meter_id``, ``read_at``, ``register_kwh_import``): the cumulative
   index advance between consecutive reads against the energy the load profile shows for
   the same local days (``register_signals``). A register that counts more than its
@@ -32,6 +32,13 @@ import polars as pl
 from ami.errors import InputError
 from ami.instants import instant
 from ami.settings import Settings
+from ami.vocabulary import (
+    COUNTED_EVENTS,
+    EventCategory,
+    event_category,
+    normalise_event_code,
+    texts,
+)
 from models.anomaly.signals import Window, local_midnight
 from quality.parse import number
 from quality.sources import current_files
@@ -42,39 +49,6 @@ from warehouse.state import read_manifest
 #: Landing-zone file kinds (``events*``, ``registers*``) whose rows land in bronze.
 EVENTS_KIND = "events"
 REGISTERS_KIND = "registers"
-
-#: Event code → category counted. Codes are compared normalised: trimmed, lower case,
-#: spaces and hyphens as ``_`` ("Cover Open" = "cover-open" = "cover_open"). The first
-#: code of each group is the canonical one of DESIGN.md §2, which the synthetic generator
-#: writes (cover_open, magnetic_tamper at a bypass theft's onset; power_off at an
-#: outage); the others are the text names head-ends commonly export (the DLMS/IDIS
-#: fraud-detection log's "terminal cover removed", "meter cover removed", "strong DC field
-#: detected"; "power down", "power failure"). Vendor-specific numeric codes (IDIS 40/42/44,
-#: 1 = power down) are mapped to these names in the vendor's source profile at ingestion,
-#: not here, where they could collide with another vendor's numbers. Every other code is
-#: ignored: power_on (the end of an outage already counted by its power_off),
-#: clock_adjusted, phase_loss (a supply fault as often as tampering) and unknown codes.
-EVENT_CATEGORIES: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "cover_open", "meter_cover_open", "meter_cover_removed", "terminal_cover_open",
-            "terminal_cover_removed", "cover_opened", "cover_removed",
-            "magnetic_tamper", "magnetic_field", "magnetic_field_detected",
-            "magnetic_interference", "strong_dc_field", "strong_dc_field_detected", "tamper",
-        ),
-        "tamper",
-    ),
-    **dict.fromkeys(
-        (
-            "reverse_current", "reverse_energy", "reverse_power", "reverse_flow",
-            "current_reversal", "energy_reversal",
-        ),
-        "reverse",
-    ),
-    **dict.fromkeys(
-        ("power_off", "power_down", "power_failure", "power_outage", "outage"), "power_off"
-    ),
-}
 
 #: A register may read this much below the previous read without counting as going
 #: backwards: reads are rounded to the meter resolution (0.001 kWh) [kWh].
@@ -127,8 +101,9 @@ def event_signals(
 
     Events are taken on the local days ``window.first_day`` .. ``window.end_day``; the
     recent window starts at ``window.recent_first``. An event delivered twice (same meter,
-    instant and normalised code) counts once. Codes outside ``EVENT_CATEGORIES`` are
-    ignored, so a meter with only such events has no row.
+    instant and normalised code) counts once. Codes of no counted category
+    (``ami.vocabulary.COUNTED_EVENTS``: a clock set, power on, unknown codes) are ignored,
+    so a meter with only such events has no row.
 
     An event feed says nothing about meters without events, so the history rates are over
     the history days since the feed's first event (any meter, any code) in the window:
@@ -156,23 +131,23 @@ def event_signals(
         .filter(pl.col("day").is_between(window.first_day, window.end_day))
         .unique(subset=["meter_id", "event_at", "event_code"])
     )
-    category = pl.col("event_code").replace_strict(
-        EVENT_CATEGORIES, default=None, return_dtype=pl.String
+    known = lf.with_columns(category=event_category(pl.col("event_code"))).filter(
+        pl.col("category").is_in(texts(COUNTED_EVENTS))
     )
-    known = lf.with_columns(category=category).filter(pl.col("category").is_not_null())
     recent = pl.col("day") >= window.recent_first
 
-    def count(name: str, when: pl.Expr) -> pl.Expr:
-        return ((pl.col("category") == name) & when).sum().cast(pl.Int32)
+    def count(category: EventCategory, when: pl.Expr) -> pl.Expr:
+        return ((pl.col("category") == category) & when).sum().cast(pl.Int32)
 
+    tamper = EventCategory.TAMPER
     counts = known.group_by("meter_id").agg(
-        tamper_events_recent=count("tamper", recent),
-        tamper_hist=count("tamper", ~recent),
-        last_tamper_at=pl.col("event_at").filter(pl.col("category") == "tamper").max(),
-        reverse_events_recent=count("reverse", recent),
-        reverse_hist=count("reverse", ~recent),
-        power_off_events_recent=count("power_off", recent),
-        power_off_hist=count("power_off", ~recent),
+        tamper_events_recent=count(tamper, recent),
+        tamper_hist=count(tamper, ~recent),
+        last_tamper_at=pl.col("event_at").filter(pl.col("category") == tamper).max(),
+        reverse_events_recent=count(EventCategory.REVERSE, recent),
+        reverse_hist=count(EventCategory.REVERSE, ~recent),
+        power_off_events_recent=count(EventCategory.POWER_OFF, recent),
+        power_off_hist=count(EventCategory.POWER_OFF, ~recent),
     )
     feed = lf.select(first=pl.col("day").min())
     table, first = pl.collect_all([counts, feed], engine="streaming")
@@ -195,16 +170,6 @@ def event_signals(
         )
         .select(list(EVENT_SIGNAL_COLUMNS))
         .sort("meter_id")
-    )
-
-
-def normalise_event_code(code: pl.Expr) -> pl.Expr:
-    """The comparable form of an event code: trimmed, lower case, words joined by ``_``."""
-    return (
-        code.cast(pl.String)
-        .str.strip_chars()
-        .str.to_lowercase()
-        .str.replace_all(r"[\s\-]+", "_")
     )
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import polars as pl
 
 from ami.reference import CUSTOMER_GROUP_NAMES
+from ami.vocabulary import InspectionOutcome
 
 
 class Reason(NamedTuple):
@@ -157,13 +158,18 @@ REASONS: dict[str, Reason] = {
 }
 
 OUTCOME_VI: dict[str, str] = {
-    "no_issue": "không phát hiện vi phạm",
-    "meter_fault": "công tơ hỏng",
-    "billing_error": "sai sót hóa đơn",
-    "theft": "trộm cắp điện",
+    InspectionOutcome.NO_ISSUE: "không phát hiện vi phạm",
+    InspectionOutcome.METER_FAULT: "công tơ hỏng",
+    InspectionOutcome.BILLING_ERROR: "sai sót hóa đơn",
+    InspectionOutcome.THEFT: "trộm cắp điện",
 }
 
-GROUP_VI: dict[str, str] = {**CUSTOMER_GROUP_NAMES, "all": "tất cả khách hàng"}
+#: Peer groups in Vietnamese, keyed by text: Polars cannot read enum members mixed with
+#: other text ("all") as the keys of a replace.
+GROUP_VI: dict[str, str] = {
+    **{str(group): name for group, name in CUSTOMER_GROUP_NAMES.items()},
+    "all": "tất cả khách hàng",
+}
 
 
 def fmt_number(expr: pl.Expr, decimals: int, lang: str) -> pl.Expr:

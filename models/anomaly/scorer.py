@@ -32,6 +32,7 @@ from ami.errors import InputError, NoDataError
 from ami.instants import instant
 from ami.settings import Settings
 from ami.tariffs import load_tariffs, tariff_on, unbilled_vnd
+from ami.vocabulary import InspectionOutcome
 from models.anomaly.days import FEATURES
 from models.anomaly.evidence import add_note, day_energy_from_readings, with_evidence
 from models.anomaly.reasons import GROUP_VI, OUTCOME_VI, fmt_number, reason_expr
@@ -61,7 +62,7 @@ DEFAULT_RULE_WEIGHTS: dict[str, float] = {
     "OVER_CAPACITY": 0.3,
     "PEER": WINDOW_RULE_SHARE * 0.3,
 }
-LABEL_OUTCOMES = ("theft", "meter_fault", "billing_error", "no_issue")
+LABEL_OUTCOMES = tuple(str(outcome) for outcome in InspectionOutcome)
 POOLED = "__pooled__"
 # The supervised model needs at least this many thefts and as many other outcomes.
 MIN_CLASS_LABELS = 5
@@ -533,7 +534,7 @@ class SupervisedModel:
               memory: timedelta) -> SupervisedModel | None:
         """The model, or None when the labels cannot support one (too few of a class)."""
         joined = _labels_in_memory(frame, labels, memory)
-        y = (joined["outcome"] == "theft").to_numpy()
+        y = (joined["outcome"] == InspectionOutcome.THEFT).to_numpy()
         positives, negatives = int(y.sum()), int((~y).sum())
         if min(positives, negatives) < MIN_CLASS_LABELS:
             return None
@@ -581,7 +582,8 @@ class AnomalyScorer(BaseModel):
     )
     rule_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RULE_WEIGHTS))
     outcome_factors: dict[str, float] = Field(
-        default_factory=lambda: {"no_issue": 0.3, "meter_fault": 0.6},
+        default_factory=lambda: {str(InspectionOutcome.NO_ISSUE): 0.3,
+                                 str(InspectionOutcome.METER_FAULT): 0.6},
         description="Score multiplier after a recent inspection with this outcome [-].",
     )
     vacant_factor: float = Field(
@@ -775,13 +777,14 @@ class AnomalyScorer(BaseModel):
             *[expr.alias(code) for code, expr in rule_scores(self.recent_days).items()],
         )
         joined = fired.join(
-            labels.filter(pl.col("outcome").is_in(["theft", "no_issue"])), on="meter_id"
+            labels.filter(pl.col("outcome").is_in(
+                [str(InspectionOutcome.THEFT), str(InspectionOutcome.NO_ISSUE)])), on="meter_id"
         )
         multipliers: dict[str, float] = {}
         for code in RULE_CODES:
             hits = joined.filter(pl.col(code) >= 0.5)
-            thefts = hits.filter(pl.col("outcome") == "theft").height
-            clean = hits.filter(pl.col("outcome") == "no_issue").height
+            thefts = hits.filter(pl.col("outcome") == InspectionOutcome.THEFT).height
+            clean = hits.filter(pl.col("outcome") == InspectionOutcome.NO_ISSUE).height
             # Laplace smoothing: with no evidence the multiplier stays 1.
             multipliers[code] = 0.5 + (thefts + 1) / (thefts + clean + 2)
         return multipliers
@@ -1078,7 +1081,7 @@ def _note_too_few_labels(signals: pl.DataFrame, labels: pl.DataFrame, model: Ano
     memory = model.label_memory_days
     inspected = _labels_in_memory(signals.select("meter_id", "window_end"),
                                   _latest_labels(labels), timedelta(days=memory))
-    thefts = int((inspected["outcome"] == "theft").sum())
+    thefts = int((inspected["outcome"] == InspectionOutcome.THEFT).sum())
     others = inspected.height - thefts
     add_note(notes, f"model unsupervised: among the scored meters, {thefts} theft(s) and "
              f"{others} other outcome(s) were inspected in the {memory} days up to {on}; "

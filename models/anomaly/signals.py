@@ -30,6 +30,7 @@ import polars as pl
 
 from ami.errors import InputError, NoDataError
 from ami.settings import Settings
+from ami.vocabulary import CustomerGroup, MeterRole, Quality, texts
 from models.anomaly.days import FEATURES, day_table
 from models.anomaly.history import CHANGE_COLUMNS, HISTORY_MAX_DAYS, change_signals
 
@@ -56,8 +57,6 @@ SOLAR_MIN_EXPORT_KWH = 1.0
 # Self-consumed PV energy per kWh exported: residential self-consumption is typically 30-50 %
 # of generation, so at most about as much as the export; 1.0 errs on the customer's side.
 SELF_CONSUMPTION_FACTOR = 1.0
-# VEE rule names that mark an interval as a supply outage (energy unknown, not stolen).
-OUTAGE_RULES = ("outage", "power_off")
 # Transformer-wide zero vote: at this share of voting meters at zero/missing in the same
 # hour, with at least this many voters, the hour is an outage for all its meters.
 COMMON_ZERO_SHARE = 0.6
@@ -69,7 +68,7 @@ MIN_TRANSFORMER_PEERS = 4
 # A history day-time energy share below this marks a night-only load (lighting) [0-1].
 NIGHT_LOAD_DAY_SHARE = 0.05
 # Meter roles that are not customers: never scored.
-NON_CUSTOMER_ROLES = ("transformer_total", "feeder_head", "boundary")
+NON_CUSTOMER_ROLES = texts(role for role in MeterRole if role != MeterRole.CUSTOMER)
 # The last days of the recent window, where a lasting pattern must still show [d]: a
 # household away for a week or two comes back, a tampered meter stays tampered.
 LATEST_DAYS = 4
@@ -91,7 +90,6 @@ VACANT_BEFORE_DAYS = 5
 METERS_PER_CHUNK = 5_000
 
 REQUIRED_COLUMNS = ("meter_id", "interval_end", "kwh_import")
-QUALITY_MEASURED = "measured"
 
 SIGNAL_COLUMNS: dict[str, str] = {
     "meter_id": "meter identifier",
@@ -305,7 +303,7 @@ def _outage_voters(topo: pl.DataFrame) -> pl.DataFrame:
     """Meters whose zeros tell a supply outage: not street lights, not solar (zero by design)."""
     return topo.filter(
         pl.col("transformer_id").is_not_null()
-        & (pl.col("customer_group").fill_null("") != "public_lighting")
+        & (pl.col("customer_group").fill_null("") != CustomerGroup.PUBLIC_LIGHTING)
         & (pl.col("solar_kwp").fill_null(0.0) <= 0.0)
     ).select("meter_id", "transformer_id")
 
@@ -545,11 +543,11 @@ def transformer_day_losses(
     """
     roles = topo.select("meter_id", "meter_role", "transformer_id").filter(
         pl.col("transformer_id").is_not_null()
-        & pl.col("meter_role").is_in(["transformer_total", "customer"])
+        & pl.col("meter_role").is_in(texts((MeterRole.TRANSFORMER_TOTAL, MeterRole.CUSTOMER)))
     )
-    if roles.filter(pl.col("meter_role") == "transformer_total").height == 0:
+    if roles.filter(pl.col("meter_role") == MeterRole.TRANSFORMER_TOTAL).height == 0:
         return None
-    total = pl.col("meter_role") == "transformer_total"
+    total = pl.col("meter_role") == MeterRole.TRANSFORMER_TOTAL
     kwh, export = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
     # the local day of an interval is the day its end instant falls in, less a microsecond
     day = pl.col("interval_end").dt.convert_time_zone(settings.timezone).dt.offset_by("-1us")
@@ -619,7 +617,8 @@ def normalise_readings(readings: pl.LazyFrame) -> pl.LazyFrame:
         (
             pl.col("quality").cast(pl.String)
             if "quality" in schema
-            else pl.when(kwh.is_null()).then(pl.lit("missing")).otherwise(pl.lit(QUALITY_MEASURED))
+            else pl.when(kwh.is_null()).then(pl.lit(Quality.MISSING))
+            .otherwise(pl.lit(Quality.MEASURED))
         ).alias("quality"),
         (pl.col("rule").cast(pl.String) if "rule" in schema else pl.lit(None, pl.String)).alias(
             "rule"
@@ -627,13 +626,9 @@ def normalise_readings(readings: pl.LazyFrame) -> pl.LazyFrame:
     ]
     if "interval_minutes" in schema:
         columns.append(pl.col("interval_minutes").cast(pl.Int32))
-    lf = readings.select(columns)
-    # Energy during a known outage is unknown, not zero and not stolen.
-    return lf.with_columns(
-        kwh_import=pl.when(pl.col("rule").is_in(OUTAGE_RULES))
-        .then(None)
-        .otherwise(pl.col("kwh_import"))
-    )
+    # No silver rule marks a supply outage (ami.vocabulary.Rule): outages are blanked by the
+    # transformer-wide zero vote (_blank_common_outages), not by the readings' rule.
+    return readings.select(columns)
 
 
 def _resolve_as_of(lf: pl.LazyFrame, as_of: datetime | None) -> datetime:
@@ -669,10 +664,8 @@ def _with_interval_minutes(lf: pl.LazyFrame, settings: Settings) -> pl.LazyFrame
 
 
 def _measured() -> pl.Expr:
-    """An interval without data fault; a known supply outage is missing energy, not bad data."""
-    return ((pl.col("quality") == QUALITY_MEASURED) & pl.col("kwh_import").is_not_null()) | (
-        pl.col("rule").is_in(OUTAGE_RULES).fill_null(False)
-    )
+    """An interval without data fault: measured, with a value."""
+    return (pl.col("quality") == Quality.MEASURED) & pl.col("kwh_import").is_not_null()
 
 
 def _deduplicate(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -696,7 +689,7 @@ def _current_topology(
             fix="provide the CMIS meters export with canonical columns (DESIGN §4)",
         )
     defaults: dict[str, pl.Expr] = {
-        "meter_role": pl.lit("customer"),
+        "meter_role": pl.lit(MeterRole.CUSTOMER),
         "customer_group": pl.lit(None, pl.String),
         "transformer_id": pl.lit(None, pl.String),
         "contracted_kw": pl.lit(None, pl.Float64),
@@ -719,7 +712,7 @@ def _current_topology(
             )
     frame = frame.with_columns(
         pl.col("meter_id").cast(pl.String),
-        pl.col("meter_role").cast(pl.String).fill_null("customer"),
+        pl.col("meter_role").cast(pl.String).fill_null(MeterRole.CUSTOMER),
         pl.col("customer_group").cast(pl.String),
         pl.col("transformer_id").cast(pl.String),
         pl.col("contracted_kw").cast(pl.Float64),
@@ -896,12 +889,13 @@ def _meter_prepass(bins: pl.DataFrame, topo: pl.DataFrame | None) -> pl.DataFram
         # A solar customer imports little by day too; only non-solar night loads count,
         # and only loads: a history of zeros (a bypass older than the window) with a few
         # night readings left in it is not a street light.
-        is_lighting=(pl.col("customer_group") == "public_lighting").fill_null(False)
+        is_lighting=(pl.col("customer_group") == CustomerGroup.PUBLIC_LIGHTING).fill_null(False)
         | (
             intraday & ~pl.col("is_solar") & (pl.col("day_share_hist") < NIGHT_LOAD_DAY_SHARE)
             & (pl.col("base_kw") > ZERO_ABS_KW)
         ).fill_null(False),
-        peer_group=pl.col("customer_group").fill_null("other" if topo is not None else "all"),
+        peer_group=pl.col("customer_group").fill_null(
+            CustomerGroup.OTHER if topo is not None else "all"),
         # Solar masking needs an intraday resolution; daily data is judged whole.
         night_only=pl.col("is_solar") & intraday,
     )

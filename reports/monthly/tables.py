@@ -17,6 +17,7 @@ import polars as pl
 from ami.errors import InputError, NoDataError
 from ami.reference import BRANCH_NAMES, CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
+from ami.vocabulary import CustomerGroup, texts
 from models.balances import technical_sum
 from models.savings import check_month, target_pct
 
@@ -27,9 +28,13 @@ PROVINCE_NAME = "Toàn tỉnh"
 TOTAL_GROUP = "total"
 
 #: Customer groups in report order with the names the province's plan uses.
-GROUP_NAMES: dict[str, str] = {**CUSTOMER_GROUP_NAMES, TOTAL_GROUP: "Tổng cộng"}
+#: Keyed by text: Polars cannot read enum members mixed with other text as replace keys.
+GROUP_NAMES: dict[str, str] = {
+    **{str(group): name for group, name in CUSTOMER_GROUP_NAMES.items()},
+    TOTAL_GROUP: "Tổng cộng",
+}
 #: Groups always listed, with or without data; others appear only when present.
-FIXED_GROUPS = ("residential", "commercial", "production", "public_admin", "public_lighting")
+FIXED_GROUPS = texts(group for group in CustomerGroup if group != CustomerGroup.OTHER)
 
 STATUS_MET = "Đạt"
 STATUS_NOT_MET = "Không đạt"
@@ -244,7 +249,7 @@ def _group_sums(frame: pl.DataFrame | None, period: str, prefix: str) -> pl.Data
     meters = pl.col("meter_id").n_unique() if "meter_id" in frame.columns else pl.len()
     export = pl.col("kwh_export").sum() if "kwh_export" in frame.columns else pl.lit(0.0)
     return (
-        frame.with_columns(pl.col("customer_group").fill_null("other"))
+        frame.with_columns(pl.col("customer_group").fill_null(CustomerGroup.OTHER))
         .group_by("customer_group")
         .agg(
             pl.col("kwh_import").cast(pl.Float64).sum().alias(f"{prefix}_kwh"),
