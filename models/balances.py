@@ -3,9 +3,12 @@
 For a node N (DESIGN.md §2): energy_in = Σ import of its incoming (transformer total)
 meters + Σ solar export of the customers below; energy_out = Σ import of the customer
 meters below + Σ export of the incoming meters; loss = in − out; loss % = 100·loss/in.
-Aggregates are sums of energy (weighted by energy received), never means of percentages.
-Topology is taken as valid at each reading: a reading ending at t belongs to the meter
-row with valid_from < t ≤ valid_to.
+Aggregates are sums of energy (in whole micro-kWh, so in any order the same), never means
+of percentages; every figure (loss, loss %, measured share, reliable) is the one definition
+of ``models.figures``, at every level and period. Topology is taken as valid at each
+reading: a reading ending at t belongs to the meter row with valid_from < t ≤ valid_to;
+a transformer's feeder and branch are those of its latest meter row (``feeders_of``), for
+the day and the month alike.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import polars as pl
 from ami.errors import NoDataError
 from ami.settings import Settings
 from ami.vocabulary import MeterRole, Quality
+from models import figures
+from models.figures import from_micro_kwh, kwh_sum, micro_kwh
 from models.technical import transformer_technical
 from pipelines.networks import current_networks, load_network
 from warehouse import Warehouse, partition_meta, write_partition
@@ -30,12 +35,20 @@ LEVEL_COLUMN = {"transformer": "transformer_id", "feeder": "feeder_id", "branch"
 PROVINCE_ID = "LS"
 
 BALANCE_COLUMNS = list(schema_of("balance_day").polars)
+#: Energy columns a group of balances sums, and the counts it adds up.
+ENERGY_SUMS = ("energy_in_kwh", "energy_out_kwh", "measured_kwh")
+COUNT_SUMS = ("n_intervals", "n_measured", "n_missing")
 
 
 def technical_sum() -> pl.Expr:
     """Σ technical loss of a group, only when every member has one (else null)."""
     return pl.when(pl.col("technical_loss_kwh").null_count() == 0).then(
-        pl.col("technical_loss_kwh").sum()).alias("technical_loss_kwh")
+        kwh_sum("technical_loss_kwh")).alias("technical_loss_kwh")
+
+
+def balance_sums() -> list[pl.Expr]:
+    """Σ of the additive columns of a group of balances (energy in micro-kWh, counts)."""
+    return [*(kwh_sum(c).alias(c) for c in ENERGY_SUMS), pl.col(*COUNT_SUMS).sum()]
 
 
 def technical_method() -> pl.Expr:
@@ -55,8 +68,8 @@ def attach_topology(readings: pl.DataFrame, meters: pl.DataFrame) -> pl.DataFram
 def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
     """Energy per meter for one day with the counts behind its quality."""
     return readings.group_by("meter_id").agg(
-        pl.col("kwh_import").sum().alias("kwh_import"),
-        pl.col("kwh_export").sum().alias("kwh_export"),
+        kwh_sum("kwh_import").alias("kwh_import"),
+        kwh_sum("kwh_export").alias("kwh_export"),
         pl.len().cast(pl.Int64).alias("n_intervals"),
         *[(pl.col("quality") == q).sum().cast(pl.Int64).alias(f"n_{q}") for q in Quality],
     ).with_columns(
@@ -65,22 +78,34 @@ def meter_day(readings: pl.DataFrame) -> pl.DataFrame:
 
 
 def transformer_balance(joined: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Energy in/out per transformer (and ``by``) and the counts behind its measured share."""
+    """Energy in/out per transformer (and ``by``) and what its measured share is made of."""
     is_total = pl.col("meter_role") == MeterRole.TRANSFORMER_TOTAL
     is_customer = pl.col("meter_role") == MeterRole.CUSTOMER
-    imp, exp = pl.col("kwh_import").fill_null(0.0), pl.col("kwh_export").fill_null(0.0)
+    imp, exp = micro_kwh(pl.col("kwh_import").fill_null(0.0)), \
+        micro_kwh(pl.col("kwh_export").fill_null(0.0))
+    # each reading's part of the energy in and out, in whole micro-kWh
+    energy_in = imp * is_total + exp * is_customer
+    energy_out = imp * is_customer + exp * is_total
+    measured = pl.col("quality") == Quality.MEASURED
     return joined.group_by("transformer_id", *by).agg(
-        ((imp * is_total).sum() + (exp * is_customer).sum()).alias("energy_in_kwh"),
-        ((imp * is_customer).sum() + (exp * is_total).sum()).alias("energy_out_kwh"),
+        from_micro_kwh(energy_in.sum()).alias("energy_in_kwh"),
+        from_micro_kwh(energy_out.sum()).alias("energy_out_kwh"),
+        from_micro_kwh((energy_in + energy_out).filter(measured).sum()).alias("measured_kwh"),
         is_total.any().alias("has_total_meter"),
         pl.len().cast(pl.Int64).alias("n_intervals"),
-        (pl.col("quality") == Quality.MEASURED).sum().cast(pl.Int64).alias("n_measured"),
+        measured.sum().cast(pl.Int64).alias("n_measured"),
+        (pl.col("quality") == Quality.MISSING).sum().cast(pl.Int64).alias("n_missing"),
     )
 
 
 def feeders_of(meters: pl.DataFrame) -> pl.DataFrame:
-    """Feeder and branch of each transformer (its latest meter rows say)."""
-    return meters.filter(pl.col("transformer_id").is_not_null()).sort("valid_from").group_by(
+    """Feeder and branch of each transformer: those of its latest meter row.
+
+    Latest by ``valid_from``, ties broken by meter id, so the same meters table always
+    gives the same answer; the day and the month balances both place transformers so.
+    """
+    return meters.filter(pl.col("transformer_id").is_not_null()).sort(
+        "valid_from", "meter_id", maintain_order=True).group_by(
         "transformer_id").agg(pl.col("feeder_id").drop_nulls().last(),
                               pl.col("branch_id").drop_nulls().last())
 
@@ -100,32 +125,27 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
         key = pl.col(LEVEL_COLUMN[level]) if level != "province" else pl.lit(PROVINCE_ID)
         frames.append(
             metered.with_columns(key.alias("node_id")).group_by("node_id", *by).agg(
-                pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
-                technical_sum(), technical_method(),
+                *balance_sums(), technical_sum(), technical_method(),
                 pl.col("days").max(),
                 pl.lit(True).alias("has_total_meter"),
             ).with_columns(pl.lit(level).alias("level"))
         )
-    out = pl.concat([f.select("level", "node_id", *by, "energy_in_kwh", "energy_out_kwh",
-                              "technical_loss_kwh", "technical_method", "n_intervals",
-                              "n_measured", "has_total_meter", "days")
+    out = pl.concat([f.select("level", "node_id", *by, *ENERGY_SUMS, "technical_loss_kwh",
+                              "technical_method", *COUNT_SUMS, "has_total_meter", "days")
                      for f in frames])
-    loss = pl.col("energy_in_kwh") - pl.col("energy_out_kwh")
-    share = pl.col("n_measured") / pl.col("n_intervals")
     return out.with_columns(
         pl.lit(period).alias("period"),
-        pl.when(pl.col("has_total_meter")).then(loss).alias("loss_kwh"),
-        pl.when(pl.col("has_total_meter") & (pl.col("energy_in_kwh") > 0))
-        .then(100 * loss / pl.col("energy_in_kwh")).alias("loss_pct"),
+        figures.loss_kwh(),
         pl.when(pl.col("has_total_meter")).then(pl.col("technical_loss_kwh"))
         .alias("technical_loss_kwh"),
         pl.when(pl.col("has_total_meter")).then(pl.col("technical_method"))
         .alias("technical_method"),
-        share.alias("measured_share"),
-        (pl.col("has_total_meter") & (share >= settings.completeness_threshold))
-        .alias("reliable"),
+        figures.measured_share(),
     ).with_columns(
-        (pl.col("loss_kwh") - pl.col("technical_loss_kwh")).alias("non_technical_kwh"),
+        figures.loss_pct().alias("loss_pct"),
+        figures.reliable(settings.completeness_threshold),
+        from_micro_kwh(micro_kwh("loss_kwh") - micro_kwh("technical_loss_kwh"))
+        .alias("non_technical_kwh"),
     ).with_columns(
         pl.concat_str(
             pl.when(~pl.col("has_total_meter")).then(pl.lit("no_total_meter")),
@@ -146,6 +166,7 @@ def _gold_sources(warehouse: Warehouse, day: str,
     transformers = partition_meta(warehouse, "transformers")
     return {"readings": silver.checksum if silver else "",
             "transformers": transformers.checksum if transformers else "",
+            "figures": f"definitions v{figures.DEFINITIONS_VERSION}",
             **{f"network:{t}": sha for t, sha in current_networks(manifest).items()}}
 
 
@@ -180,7 +201,10 @@ def build_day(day: str, *, settings: Settings) -> int:
     topology = feeders_of(meters)
     intervals = transformer_balance(joined, by).join(
         technical, on=["transformer_id", *by], how="left").join(
-        topology, on="transformer_id", how="left").with_columns(pl.lit(1).alias("days"))
+        topology, on="transformer_id", how="left").with_columns(
+        pl.lit(1).alias("days"),
+        # to the micro-kWh the sums count in: the day is exactly the sum of its intervals
+        from_micro_kwh(micro_kwh("technical_loss_kwh")).alias("technical_loss_kwh"))
     write_partition(roll_up(intervals, period=day, settings=settings, by=by),
                     "balance_interval", {"date": day}, warehouse=warehouse,
                     sort_by=("level", "node_id", *by), sources=sources)
@@ -188,9 +212,9 @@ def build_day(day: str, *, settings: Settings) -> int:
     # without a total-meter row (another cadence) has no technical loss of its own.
     technical_known = pl.col("technical_loss_kwh").is_not_null().any()
     transformers = intervals.group_by("transformer_id").agg(
-        pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
+        *balance_sums(),
         pl.col("has_total_meter").any(),
-        pl.when(technical_known).then(pl.col("technical_loss_kwh").sum())
+        pl.when(technical_known).then(kwh_sum("technical_loss_kwh"))
         .alias("technical_loss_kwh"),
         pl.col("technical_method").drop_nulls().first(),
         pl.col("feeder_id", "branch_id").first(),
@@ -222,11 +246,10 @@ def build_month(month: str, *, settings: Settings) -> int:
                           fix="check the month (YYYY-MM) or ingest data for it first")
     daily = warehouse.scan("balance_day").filter(pl.col("date").is_in(days)).collect()
     transformers = daily.filter(pl.col("level") == "transformer")
-    topo = warehouse.scan("meters").select("transformer_id", "feeder_id", "branch_id") \
-        .unique("transformer_id", keep="first").collect()
+    # the same rule as the day's: the transformer's latest meter row
+    topo = feeders_of(warehouse.scan("meters").collect())
     summed = transformers.group_by(pl.col("node_id").alias("transformer_id")).agg(
-        pl.col("energy_in_kwh", "energy_out_kwh", "n_intervals", "n_measured").sum(),
-        technical_sum(), technical_method(),
+        *balance_sums(), technical_sum(), technical_method(),
         pl.col("has_total_meter").all(),
         pl.col("days").sum(),
     ).join(topo, on="transformer_id", how="left")

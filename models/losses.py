@@ -18,6 +18,7 @@ import polars as pl
 from ami.errors import ConfigError, NoDataError
 from ami.settings import Settings
 from models.balances import LEVELS
+from models.figures import kwh_sum, loss_pct
 from warehouse import Warehouse
 
 #: Days of daily loss rates on each side of a candidate change day.
@@ -39,14 +40,12 @@ def _check(month: str, level: str) -> None:
 
 
 def _rate(prefix: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Energy-weighted loss rate of summed months, columns named with ``prefix``."""
+    """Loss rate of summed months (``models.figures``), columns named with ``prefix``."""
     return frame.group_by("node_id").agg(
-        pl.col("energy_in_kwh").sum().alias(f"energy_in_kwh_{prefix}"),
-        pl.col("loss_kwh").sum().alias(f"loss_kwh_{prefix}"),
+        kwh_sum("energy_in_kwh").alias(f"energy_in_kwh_{prefix}"),
+        kwh_sum("loss_kwh").alias(f"loss_kwh_{prefix}"),
     ).with_columns(
-        pl.when(pl.col(f"energy_in_kwh_{prefix}") > 0).then(
-            100 * pl.col(f"loss_kwh_{prefix}") / pl.col(f"energy_in_kwh_{prefix}"))
-        .alias(f"loss_pct_{prefix}"))
+        loss_pct(f"loss_kwh_{prefix}", f"energy_in_kwh_{prefix}").alias(f"loss_pct_{prefix}"))
 
 
 def read_losses(month: str, level: str, *, settings: Settings) -> pl.DataFrame:

@@ -15,6 +15,7 @@ import polars as pl
 from ami.errors import ConfigError, NoDataError
 from ami.settings import Settings
 from ami.vocabulary import CustomerGroup, MeterRole, Quality
+from models.figures import kwh_sum
 from warehouse import Warehouse
 
 PEAK_MONTHS = (5, 6, 7)
@@ -57,7 +58,8 @@ def month_consumption(month: str, *, settings: Settings) -> pl.DataFrame | None:
     )
     return (
         warehouse.scan("meter_day").filter(pl.col("date").is_in(days))
-        .group_by("meter_id").agg(pl.col("kwh_import", "kwh_export").sum(),
+        .group_by("meter_id").agg(kwh_sum("kwh_import").alias("kwh_import"),
+                                  kwh_sum("kwh_export").alias("kwh_export"),
                                   pl.col("date").n_unique().alias("days"))
         .join(meters, on="meter_id", how="inner")
         .with_columns(pl.lit(month).alias("period"))
@@ -75,9 +77,10 @@ def group_savings(month: str, *, settings: Settings) -> pl.DataFrame:
     last_month = f"{first.year - 1}-{first.month:02d}"
     last = month_consumption(last_month, settings=settings)
     groups = this.group_by("customer_group").agg(
-        pl.col("kwh_import").sum().alias("consumption_kwh"), pl.len().alias("meters"))
+        kwh_sum("kwh_import").alias("consumption_kwh"), pl.len().alias("meters"))
     if last is not None:
-        base = last.group_by("customer_group").agg(pl.col("kwh_import").sum().alias("baseline_kwh"))
+        base = last.group_by("customer_group").agg(
+            kwh_sum("kwh_import").alias("baseline_kwh"))
         groups = groups.join(base, on="customer_group", how="left")
     else:
         groups = groups.with_columns(pl.lit(None, pl.Float64).alias("baseline_kwh"))

@@ -40,6 +40,19 @@ def _balances_v2(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("", pl.String).alias("flags"))
 
 
+def _balances_v3(frame: pl.DataFrame) -> pl.DataFrame:
+    """Balances 2 → 3 (balance_interval 1 → 2): what the energy-weighted share is made of.
+
+    The missing readings and the measured energy of a balance written before are unknown:
+    both stay empty, and its ``measured_share`` and ``reliable`` stay as written (a share
+    of intervals) until the day is rebuilt. Every gold day records the figures' definitions
+    version among its sources (``models.figures.DEFINITIONS_VERSION``), so the next ``ami
+    ingest`` (or ``ami_losses`` run) rebuilds each such day and its month from silver.
+    """
+    return frame.with_columns(pl.lit(None, pl.Int64).alias("n_missing"),
+                              pl.lit(None, pl.Float64).alias("measured_kwh"))
+
+
 def _anomaly_scores_v2(frame: pl.DataFrame) -> pl.DataFrame:
     """Anomaly scores 1 → 2: the VND value and the model; the next scoring fills both."""
     return frame.with_columns(
@@ -61,6 +74,9 @@ MIGRATIONS: dict[tuple[str, int], Migration] = {
     ("quality_day", 1): _quality_day_v2,
     ("balance_day", 1): _balances_v2,
     ("balance_month", 1): _balances_v2,
+    ("balance_interval", 1): _balances_v3,
+    ("balance_day", 2): _balances_v3,
+    ("balance_month", 2): _balances_v3,
     ("anomaly_scores", 1): _anomaly_scores_v2,
 }
 

@@ -112,10 +112,15 @@ _BALANCE = (
     _c("technical_loss_kwh", F, "kWh", "technical part (power flow or estimate)"),
     _c("technical_method", S, "", "power_flow | estimate | estimate_default | mixed"),
     _c("non_technical_kwh", F, "kWh", "loss − technical (negative: flagged, not clipped)"),
-    _c("measured_share", F, "0-1", "share of intervals measured"),
-    _c("reliable", B, "", "measured share at or above the completeness threshold"),
-    _c("n_intervals", I64, "", "intervals behind the balance"),
+    _c("measured_share", F, "0-1", "share of the energy in and out that was measured, a "
+                                   "missing reading counting as unmeasured (models.figures)"),
+    _c("reliable", B, "", "a total meter and a measured share at or above the completeness "
+                          "threshold"),
+    _c("n_intervals", I64, "", "readings behind the balance (meter × interval)"),
     _c("n_measured", I64, "", "of them measured"),
+    _c("n_missing", I64, "", "of them missing (no value)"),
+    _c("measured_kwh", F, "kWh", "of the energy in + out, the part that measured readings "
+                                 "recorded"),
     _c("has_total_meter", B, "", "the node has a total meter"),
     _c("days", I32, "d", "days covered"),
     _c("flags", S, "", "no_total_meter, negative_loss, negative_non_technical, "
@@ -221,13 +226,14 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("kwh_import", F, "kWh", "energy imported in the day"),
         _c("kwh_export", F, "kWh", "energy exported in the day"),
         *_COUNTS,
-        _c("measured_share", F, "0-1", "measured / intervals"),
+        _c("measured_share", F, "0-1", "measured / intervals (of this meter's day; the "
+                                       "balances' measured share is energy-weighted)"),
     )),
     TableSchema("balance_interval", "node × interval", (
         *_BALANCE[:3], _c("interval_end", UTC_US, "UTC", "end of the interval"),
-        *_BALANCE[3:]), time_column="interval_end"),
-    TableSchema("balance_day", "node × local day", _BALANCE, version=2),
-    TableSchema("balance_month", "node × month", _BALANCE, version=2),
+        *_BALANCE[3:]), version=2, time_column="interval_end"),
+    TableSchema("balance_day", "node × local day", _BALANCE, version=3),
+    TableSchema("balance_month", "node × month", _BALANCE, version=3),
     TableSchema("anomaly_hours", "meter × local hour of the day (the partition)", (
         _c("meter_id", S, "", "meter id"),
         _c("hour", I32, "h", "local start hour of the bin, 0-23"),

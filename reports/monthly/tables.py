@@ -1,10 +1,15 @@
 """The content of the monthly report to Sở Công Thương, as tables, before any formatting.
 
-This module owns the numbers: losses by branch and for the province (energy-weighted, never
-an average of percentages) against the plan (6 %) and stretch (3 %) rates, and consumption
-by customer group against the same month last year and the plan's savings targets. The
-workbook, JSON and CSV writers in ``workbook.py`` render exactly these rows, so all three
-outputs carry the same figures.
+This module owns the tables: losses by branch and for the province against the plan (6 %)
+and stretch (3 %) rates, and consumption by customer group against the same month last year
+and the plan's savings targets. Every loss figure (energy, loss, loss %, technical loss,
+measured share, reliable) is read from gold's month balances, the province row from gold's
+province balance: the report computes none of them again (``models.figures`` defines
+them), so a regulator finds the workbook's numbers in the warehouse. Consumption is summed
+here from gold meter-month energy, in whole micro-kWh (the same sum in any row order).
+Published figures are rounded half away from zero on their decimal digits, as people and
+spreadsheets round (``rounded``). The workbook, JSON and CSV writers in ``workbook.py``
+render exactly these rows, so all three outputs carry the same figures.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from ami.errors import InputError, NoDataError
 from ami.reference import BRANCH_NAMES, CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
 from ami.vocabulary import CustomerGroup, texts
-from models.balances import technical_sum
+from models.figures import MICRO_DIGITS, from_micro_kwh, kwh_sum, micro_kwh
 from models.savings import check_month, target_pct
 
-BALANCE_COLUMNS = ("level", "node_id", "period", "energy_in_kwh", "energy_out_kwh", "loss_kwh")
+#: The gold balance columns the loss table shows (warehouse schema ``balance_month``).
+BALANCE_COLUMNS = ("level", "node_id", "period", "energy_in_kwh", "energy_out_kwh", "loss_kwh",
+                   "loss_pct", "technical_loss_kwh", "measured_share", "reliable")
 CONSUMPTION_COLUMNS = ("customer_group", "kwh_import")
 PROVINCE_ID = "province"
 PROVINCE_NAME = "Toàn tỉnh"
@@ -47,6 +54,24 @@ PCT_DECIMALS = 2
 SHARE_DECIMALS = 4
 
 
+def rounded(column: str | pl.Expr, decimals: int) -> pl.Expr:
+    """A published figure: rounded half away from zero on its decimal digits.
+
+    The value is read to the micro unit first (whole micro-kWh for energy, as gold sums
+    it), so 310 937.05 kWh is 310 937.1 kWh, as a person or a spreadsheet rounds it, and
+    not the 310 937.0 of the binary float just below ``.05``.
+    """
+    if not 0 <= decimals <= MICRO_DIGITS:
+        raise ValueError(f"decimals must be 0 to {MICRO_DIGITS}, got {decimals}")
+    value = pl.col(column) if isinstance(column, str) else column
+    micro = (value * 10**MICRO_DIGITS).round().cast(pl.Int64)
+    step = 10 ** (MICRO_DIGITS - decimals)
+    units = (micro.abs() + step // 2) // step * micro.sign()
+    # a division by a constant is a product with its inverse in Polars, a bit off at
+    # times: rounding puts the figure on the float nearest its decimal value
+    return (units / 10**decimals).round(decimals)
+
+
 @dataclass(frozen=True)
 class MonthlyReport:
     """Everything the monthly report says, ready to render."""
@@ -55,7 +80,7 @@ class MonthlyReport:
     generated_on: date
     losses: pl.DataFrame  # one row per branch, then the province
     consumption: pl.DataFrame  # one row per customer group, then the total
-    measured_share: float | None  # energy-weighted measured share of the province [0-1]
+    measured_share: float | None  # gold's measured share of the province [0-1]
     branches_reliable: int
     branches: int
     has_last_year: bool
@@ -109,31 +134,25 @@ def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
 
 
 def _month_balances(month: str, balances: pl.DataFrame) -> pl.DataFrame:
-    """Branch and province balances of the month; daily balances are summed if needed."""
+    """Gold's branch and province balances of the month, as written (no figure derived)."""
     _require(balances, BALANCE_COLUMNS, "balances")
-    optional = {
-        "measured_share": pl.Float64,
-        "technical_loss_kwh": pl.Float64,
-        "reliable": pl.Boolean,
-    }
-    frame = balances.with_columns(
-        pl.lit(None, dtype).alias(name)
-        for name, dtype in optional.items()
-        if name not in balances.columns
-    ).filter(pl.col("level").is_in(["branch", "province"]))
-    monthly = frame.filter(pl.col("period") == month)
-    if monthly.height:
-        return monthly
-    daily = frame.filter(pl.col("period").str.starts_with(f"{month}-"))
-    # Energy-weighted measured share; a sum of technical losses only when every day has one.
-    return daily.group_by("level", "node_id").agg(
-        pl.col("energy_in_kwh", "energy_out_kwh", "loss_kwh").sum(),
-        measured_share=(pl.col("measured_share") * pl.col("energy_in_kwh")).sum()
-        / pl.col("energy_in_kwh").sum(),
-        technical_loss_kwh=technical_sum(),
-        reliable=pl.col("reliable").all(),
-        period=pl.lit(month),
-    )
+    monthly = balances.filter(
+        (pl.col("period") == month) & pl.col("level").is_in(["branch", "province"]))
+    provinces = monthly.filter(pl.col("level") == "province").height
+    if provinces > 1:
+        raise InputError(f"balances hold {provinces} province rows for {month}",
+                         column="level", fix="pass gold's month balances (balance_month) of "
+                                             "one province")
+    if provinces == 0:
+        days = balances.filter(pl.col("period").str.starts_with(f"{month}-")).height
+        raise NoDataError(
+            f"No province balance for {month}"
+            + (" (only day balances: the report reads the month's, never sums days)."
+               if days else "."),
+            fix="build the month's balances first (ami ingest / the ami_losses DAG); the "
+                "report reads gold balance_month",
+        )
+    return monthly
 
 
 def loss_table(
@@ -145,56 +164,20 @@ def loss_table(
 ) -> pl.DataFrame:
     """Losses per branch and for the province, against plan and stretch rates.
 
-    The province row is the energy-weighted aggregate of the branch rows shown above it
-    (Σ loss / Σ energy in), so the table adds up; without branch rows the province balance
-    is used as given.
+    Every figure is gold's: the branch rows are gold's branch balances and the province
+    row is gold's province balance (all metered transformers of the province; the sum of
+    the branches when every transformer has one), with its own measured share and
+    reliable flag. Only the comparison with the plan and stretch rates and the rounding
+    are the report's.
     """
     frame = _month_balances(month, balances)
     branches = frame.filter(pl.col("level") == "branch").sort("node_id")
-    if branches.height:
-        province = branches.select(
-            level=pl.lit("province"),
-            node_id=pl.lit(PROVINCE_ID),
-            energy_in_kwh=pl.col("energy_in_kwh").sum(),
-            energy_out_kwh=pl.col("energy_out_kwh").sum(),
-            loss_kwh=pl.col("loss_kwh").sum(),
-            technical_loss_kwh=technical_sum(),
-            measured_share=(pl.col("measured_share") * pl.col("energy_in_kwh")).sum()
-            / pl.col("energy_in_kwh").sum(),
-        )
-    else:
-        province = frame.filter(pl.col("level") == "province").head(1)
-    if province.height == 0:
-        raise NoDataError(
-            f"No branch or province balances for {month}.",
-            fix="run the loss balances for that month first (ami losses / the ami_losses DAG)",
-        )
+    province = frame.filter(pl.col("level") == "province").with_columns(
+        node_id=pl.lit(PROVINCE_ID))
     names = {**BRANCH_NAMES, **(branch_names or {})}
-    columns = [
-        "level",
-        "node_id",
-        "energy_in_kwh",
-        "energy_out_kwh",
-        "loss_kwh",
-        "technical_loss_kwh",
-        "measured_share",
-    ]
-    rows = pl.concat(
-        [
-            branches.select(*columns, "reliable"),
-            province.select(columns).with_columns(reliable=pl.lit(None, pl.Boolean)),
-        ],
-        how="vertical_relaxed",
-    )
-    loss_pct = pl.when(pl.col("energy_in_kwh") > 0).then(
-        100.0 * pl.col("loss_kwh") / pl.col("energy_in_kwh")
-    )
-    complete = pl.col("measured_share") >= settings.completeness_threshold
+    rows = pl.concat([branches, province], how="vertical_relaxed")
     return (
-        rows.with_columns(loss_pct=loss_pct)
-        .with_columns(
-            # A branch's own reliable flag wins; the province is judged on its measured share.
-            reliable=pl.coalesce("reliable", complete).fill_null(False),
+        rows.with_columns(
             name=pl.when(pl.col("level") == "province")
             .then(pl.lit(PROVINCE_NAME))
             .otherwise(pl.col("node_id").replace_strict(names, default=pl.col("node_id"))),
@@ -205,11 +188,10 @@ def loss_table(
             met_stretch=pl.col("loss_pct") <= settings.loss_stretch_pct,
         )
         .with_columns(
-            pl.col("energy_in_kwh", "energy_out_kwh", "loss_kwh", "technical_loss_kwh")
-            .cast(pl.Float64)
-            .round(KWH_DECIMALS),
-            pl.col("loss_pct").round(PCT_DECIMALS),
-            pl.col("measured_share").cast(pl.Float64).round(SHARE_DECIMALS),
+            *(rounded(c, KWH_DECIMALS).alias(c) for c in
+              ("energy_in_kwh", "energy_out_kwh", "loss_kwh", "technical_loss_kwh")),
+            rounded("loss_pct", PCT_DECIMALS).alias("loss_pct"),
+            rounded("measured_share", SHARE_DECIMALS).alias("measured_share"),
         )
         .select(
             "level",
@@ -247,12 +229,12 @@ def _group_sums(frame: pl.DataFrame | None, period: str, prefix: str) -> pl.Data
     if "period" in frame.columns:
         frame = frame.filter(pl.col("period") == period)
     meters = pl.col("meter_id").n_unique() if "meter_id" in frame.columns else pl.len()
-    export = pl.col("kwh_export").sum() if "kwh_export" in frame.columns else pl.lit(0.0)
+    export = kwh_sum("kwh_export") if "kwh_export" in frame.columns else pl.lit(0.0)
     return (
         frame.with_columns(pl.col("customer_group").fill_null(CustomerGroup.OTHER))
         .group_by("customer_group")
         .agg(
-            pl.col("kwh_import").cast(pl.Float64).sum().alias(f"{prefix}_kwh"),
+            kwh_sum(pl.col("kwh_import").cast(pl.Float64)).alias(f"{prefix}_kwh"),
             export.cast(pl.Float64).alias(f"{prefix}_export_kwh"),
             meters.cast(pl.Int64).alias(f"{prefix}_meters"),
         )
@@ -285,17 +267,17 @@ def consumption_table(
         customer_group=pl.lit(TOTAL_GROUP),
         order=pl.lit(len(order)),
         # A total only when some group has figures for that month.
-        now_kwh=pl.when(pl.col("now_kwh").is_not_null().any()).then(pl.col("now_kwh").sum()),
+        now_kwh=pl.when(pl.col("now_kwh").is_not_null().any()).then(kwh_sum("now_kwh")),
         now_export_kwh=pl.when(pl.col("now_kwh").is_not_null().any()).then(
-            pl.col("now_export_kwh").sum()
+            kwh_sum("now_export_kwh")
         ),
         now_meters=pl.when(pl.col("now_kwh").is_not_null().any()).then(pl.col("now_meters").sum()),
-        ly_kwh=pl.when(pl.col("ly_kwh").is_not_null().any()).then(pl.col("ly_kwh").sum()),
-        ly_export_kwh=pl.col("ly_export_kwh").sum(),
+        ly_kwh=pl.when(pl.col("ly_kwh").is_not_null().any()).then(kwh_sum("ly_kwh")),
+        ly_export_kwh=kwh_sum("ly_export_kwh"),
         ly_meters=pl.col("ly_meters").sum(),
     )
     rows = pl.concat([groups, total], how="vertical_relaxed")
-    change = pl.col("now_kwh") - pl.col("ly_kwh")
+    change = from_micro_kwh(micro_kwh("now_kwh") - micro_kwh("ly_kwh"))
     change_pct = pl.when(pl.col("ly_kwh") > 0).then(100.0 * change / pl.col("ly_kwh"))
     targets = {group: target_pct(group, month) for group in order}
     targets[TOTAL_GROUP] = target_pct(TOTAL_GROUP, month)
@@ -305,8 +287,8 @@ def consumption_table(
             group_name=pl.col("customer_group").replace_strict(
                 GROUP_NAMES, default=pl.col("customer_group")
             ),
-            change_kwh=change.round(KWH_DECIMALS),
-            change_pct=change_pct.round(PCT_DECIMALS),
+            change_kwh=rounded(change, KWH_DECIMALS),
+            change_pct=rounded(change_pct, PCT_DECIMALS),
             target_pct=pl.col("customer_group").replace_strict(targets, return_dtype=pl.Float64),
         )
         .with_columns(
@@ -326,13 +308,13 @@ def consumption_table(
             "customer_group",
             "group_name",
             pl.col("now_meters").alias("meters"),
-            pl.col("now_kwh").round(KWH_DECIMALS).alias("consumption_kwh"),
-            pl.col("ly_kwh").round(KWH_DECIMALS).alias("consumption_last_year_kwh"),
+            rounded("now_kwh", KWH_DECIMALS).alias("consumption_kwh"),
+            rounded("ly_kwh", KWH_DECIMALS).alias("consumption_last_year_kwh"),
             "change_kwh",
             "change_pct",
             "target_pct",
             "met",
             "status",
-            pl.col("now_export_kwh").round(KWH_DECIMALS).alias("solar_export_kwh"),
+            rounded("now_export_kwh", KWH_DECIMALS).alias("solar_export_kwh"),
         )
     )

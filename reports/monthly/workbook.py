@@ -405,13 +405,14 @@ def _losses_sheet(sheet: Worksheet, report: MonthlyReport, settings: Settings) -
         sheet,
         HEADER_ROW + report.losses.height + 2,
         [
-            "Tỷ lệ tổn thất = Tổn thất / Điện nhận × 100. Dòng toàn tỉnh là tổng các Điện lực "
-            "(bình quân gia quyền theo điện nhận, không phải trung bình các tỷ lệ).",
+            "Tỷ lệ tổn thất = Tổn thất / Điện nhận × 100. Dòng toàn tỉnh là cân bằng điện năng "
+            "của toàn tỉnh (tổng của mọi TBA có công tơ tổng, không phải trung bình các tỷ lệ).",
             f"Kế hoạch {_fmt_vi(settings.loss_target_pct, 0)} %, mục tiêu phấn đấu năm 2026 "
             f"{_fmt_vi(settings.loss_stretch_pct, 0)} % theo Kế hoạch tiết kiệm điện năm 2026 "
             "của tỉnh; đạt khi tỷ lệ tổn thất không vượt mức.",
-            f"Tỷ lệ đo đếm: phần điện nhận được đo thực; dưới {threshold} % số liệu được tô màu "
-            "và ghi chú là chưa đủ tin cậy.",
+            "Tỷ lệ đo đếm: phần điện năng nhận và giao được đo thực (không phải ước tính hay "
+            f"thiếu số liệu); dưới {threshold} % số liệu được tô màu và ghi chú là chưa đủ tin "
+            "cậy.",
         ],
     )
 

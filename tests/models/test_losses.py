@@ -1,5 +1,6 @@
 """Loss analytics: technical vs non-technical, the three views, flags and change dates."""
 
+import dataclasses
 import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,9 +13,12 @@ from ami.cli import main
 from ami.orchestrate import run_chain_direct
 from ami.province import ProvinceSpec, generate_province
 from ami.settings import Settings
+from ami.vocabulary import Quality
+from models.balances import _gold_sources, pending_gold_days
 from models.losses import loss_jumps, read_losses
-from warehouse import Warehouse, write_partition
-from warehouse.schemas import schema_of
+from warehouse import Warehouse, partition_meta, write_partition
+from warehouse.migrations import migrate, outdated
+from warehouse.schemas import TABLES, schema_of
 
 DAY_START = datetime(2026, 9, 30, 17, 0, tzinfo=UTC)  # local midnight of 2026-10-01
 HEADER = ("meter_id,customer_id,meter_role,customer_group,transformer_id,feeder_id,branch_id,"
@@ -150,7 +154,8 @@ def balance(node: str, period: str, energy_in: float, loss: float, *, days: int 
             "loss_pct": 100 * loss / energy_in, "technical_loss_kwh": 0.02 * energy_in,
             "technical_method": "estimate", "non_technical_kwh": loss - 0.02 * energy_in,
             "measured_share": 1.0 if reliable else 0.5, "reliable": reliable,
-            "n_intervals": 48 * days, "n_measured": 48 * days, "has_total_meter": True,
+            "n_intervals": 48 * days, "n_measured": 48 * days, "n_missing": 0,
+            "measured_kwh": 2 * energy_in - loss, "has_total_meter": True,
             "days": days, "flags": flags}
 
 
@@ -241,3 +246,79 @@ def test_interval_balances_add_up_to_the_day(province: tuple[Settings, Path]) ->
     assert both.height == wh.read("balance_day", {"date": day}).height
     for column in ("energy_in_kwh", "energy_out_kwh", "loss_kwh", "technical_loss_kwh"):
         assert (both[column] - both[f"{column}_sum"]).abs().max() < 1e-6
+
+
+def moved_transformer(landing: Path) -> None:
+    """TBA A moved from feeder F1 to F2 on 1 September; B stays on F1. One day of October."""
+    landing.mkdir()
+    rows = [HEADER]
+    for meter, role, group in (("TT-A", "transformer_total", ""), ("C1", "customer",
+                                                                   "residential")):
+        rows += [f"{meter},,{role},{group},A,F1,LS01,Xã A,5,,false,2020-01-01T00:00:00Z,"
+                 "2026-09-01T00:00:00Z,",
+                 f"{meter},,{role},{group},A,F2,LS01,Xã A,5,,false,2026-09-01T00:00:00Z,,"]
+    rows += ["TT-B,,transformer_total,,B,F1,LS01,Xã A,,,false,2020-01-01T00:00:00Z,,",
+             "C2,K2,customer,residential,B,F1,LS01,Xã A,5,,false,2020-01-01T00:00:00Z,,"]
+    (landing / "meters.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    lines = ["meter_id,interval_end,interval_minutes,kwh_import,kwh_export"]
+    for k in range(1, 49):
+        varied = 1 + (k % 5) / 10
+        lines += [f"TT-A,{stamp(k)},30,{0.6 * varied:.4f},", f"C1,{stamp(k)},30,"
+                  f"{0.55 * varied:.4f},", f"TT-B,{stamp(k)},30,{0.3 * varied:.4f},",
+                  f"C2,{stamp(k)},30,{0.28 * varied:.4f},"]
+    (landing / "readings_2026-10-01.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_the_month_places_a_transformer_on_the_feeder_its_days_do(
+        settings: Settings, tmp_path: Path) -> None:
+    # The transformer's latest meter row names its feeder, for the day and the month alike.
+    moved_transformer(tmp_path / "landing")
+    run_chain_direct(str(tmp_path / "landing"), settings=settings)
+    wh = Warehouse.at(settings.warehouse)
+    feeders = pl.col("level") == "feeder"
+    day = wh.read("balance_day", {"date": "2026-10-01"}).filter(feeders)
+    month = wh.read("balance_month", {"month": "2026-10"}).filter(feeders)
+    columns = ["node_id", "energy_in_kwh", "energy_out_kwh", "loss_kwh", "measured_share"]
+    assert month.select(columns).sort("node_id").equals(day.select(columns).sort("node_id"))
+    transformers = wh.read("balance_day", {"date": "2026-10-01"}).filter(
+        pl.col("level") == "transformer")
+    energy = dict(transformers.select("node_id", "energy_in_kwh").iter_rows())
+    assert dict(month.select("node_id", "energy_in_kwh").iter_rows()) == {
+        "F1": energy["B"], "F2": energy["A"]}
+
+
+def test_balances_of_the_old_share_are_migrated_then_rebuilt(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = Warehouse.at(settings.warehouse)
+    day = "2026-10-01"
+    readings = schema_of("readings")
+    write_partition(pl.DataFrame({"meter_id": ["C1"], "interval_end": [DAY_START],
+                                  "interval_minutes": [30], "kwh_import": [0.5],
+                                  "kwh_export": [0.0], "quality": [Quality.MEASURED],
+                                  "rule": [None]}, schema=readings.polars),
+                    "readings", {"date": day}, warehouse=wh)
+    # A day balance written under schema version 2: the share of intervals, no parts.
+    current = TABLES["balance_day"]
+    old = dataclasses.replace(current, version=2, columns=tuple(
+        c for c in current.columns if c.name not in ("n_missing", "measured_kwh")))
+    monkeypatch.setitem(TABLES, "balance_day", old)
+    row = {k: v for k, v in balance("A", day, 1000, 40, days=1).items() if k in old.polars}
+    row["measured_share"] = 0.9
+    sources = _gold_sources(wh, day, {})
+    assert pending_gold_days(settings=settings) == [day]  # not built at all yet
+    write_partition(pl.DataFrame([row], schema=old.polars), "balance_day", {"date": day},
+                    warehouse=wh, sources=sources)
+    assert pending_gold_days(settings=settings) == []  # built from the current sources
+    # … but before the figures' definitions were versioned
+    write_partition(pl.DataFrame([row], schema=old.polars), "balance_day", {"date": day},
+                    warehouse=wh, sources={k: v for k, v in sources.items() if k != "figures"})
+    monkeypatch.setitem(TABLES, "balance_day", current)
+    [behind] = outdated(wh)
+    assert (behind.table, behind.version, behind.current) == ("balance_day", 2, 3)
+    migrate(wh)
+    meta = partition_meta(wh, "balance_day", {"date": day})
+    assert meta is not None and meta.schema_version == 3 and outdated(wh) == []
+    [migrated] = wh.read("balance_day", {"date": day}).iter_rows(named=True)
+    assert migrated["n_missing"] is None and migrated["measured_kwh"] is None
+    assert migrated["measured_share"] == 0.9  # as written, until the day is rebuilt …
+    assert pending_gold_days(settings=settings) == [day]  # … which the next run does

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ami.errors import ConfigError, InputError, NoDataError
 from ami.settings import Settings
 from reports.monthly import MonthlyReportPaths, build_monthly_report
+from reports.monthly.tables import rounded
 from reports.monthly.workbook import (
     SHEET_CONSUMPTION,
     SHEET_COVER,
@@ -27,22 +29,44 @@ MONTH = "2026-10"
 GENERATED = date(2026, 11, 2)
 HEADER_ROW = 4
 
-# Branch losses 5 %, 10 % and 2 %: the mean of the rates is 5.67 % (would meet the 6 % plan)
-# but the energy-weighted province rate is 100 400 / 1 520 000 = 6.61 % (does not).
+# Gold month balances. Branch losses 5 %, 10 % and 2 %: the mean of the rates is 5.67 %
+# (would meet the 6 % plan) but the province's rate is 101 000 / 1 530 000 = 6.60 % (does
+# not). The province balance holds 10 000 kWh of a transformer without a branch, so it is
+# not the sum of the branch rows; its measured share (0.98) is gold's, not the
+# energy-weighted mean of the branches' (0.9809).
 BALANCES = pl.DataFrame(
     {
         "level": ["branch", "branch", "branch", "province", "transformer"],
-        "node_id": ["LS01", "LS02", "LS03", "province", "LS01-T001"],
+        "node_id": ["LS01", "LS02", "LS03", "LS", "LS01-T001"],
         "period": [MONTH] * 5,
         "energy_in_kwh": [1_000_000.0, 500_000.0, 20_000.0, 1_530_000.0, 1_000.0],
-        "energy_out_kwh": [950_000.0, 450_000.0, 19_600.0, 1_419_600.0, 900.0],
-        "loss_kwh": [50_000.0, 50_000.0, 400.0, 110_400.0, 100.0],
-        "loss_pct": [5.0, 10.0, 2.0, 7.2, 10.0],
-        "technical_loss_kwh": [20_000.0, 15_000.0, 200.0, None, 40.0],
+        "energy_out_kwh": [950_000.0, 450_000.0, 19_600.0, 1_429_000.0, 900.0],
+        "loss_kwh": [50_000.0, 50_000.0, 400.0, 101_000.0, 100.0],
+        "loss_pct": [5.0, 10.0, 2.0, 100 * 101_000 / 1_530_000, 10.0],
+        "technical_loss_kwh": [20_000.0, 15_000.0, 200.0, 35_500.0, 40.0],
         "measured_share": [0.99, 0.97, 0.80, 0.98, 1.0],
         "reliable": [True, True, False, True, True],
     }
 )
+
+
+def gold_month(loss_pct: float, *, period: str = MONTH) -> pl.DataFrame:
+    """Gold month balances of a province with one branch at ``loss_pct``."""
+    loss = 1_000.0 * loss_pct
+    return pl.DataFrame(
+        {
+            "level": ["branch", "province"],
+            "node_id": ["LS05", "LS"],
+            "period": [period] * 2,
+            "energy_in_kwh": [100_000.0] * 2,
+            "energy_out_kwh": [100_000.0 - loss] * 2,
+            "loss_kwh": [loss] * 2,
+            "loss_pct": [loss_pct] * 2,
+            "technical_loss_kwh": [2_000.0] * 2,
+            "measured_share": [1.0] * 2,
+            "reliable": [True] * 2,
+        }
+    )
 GROUP_ROWS = [
     "Sinh hoạt",
     "Kinh doanh dịch vụ",
@@ -132,11 +156,10 @@ def test_cover_sheet(built: MonthlyReportPaths) -> None:
     assert "Sở Công Thương tỉnh Lạng Sơn" in texts
     assert "02/11/2026" in texts
     labels = {row[0].value: row[1].value for row in cover.iter_rows(min_row=5, max_row=13)}
-    expected_share = (0.99 * 1_000_000 + 0.97 * 500_000 + 0.80 * 20_000) / 1_520_000
-    assert labels["Mức độ đầy đủ của số liệu (tỷ lệ điện năng đo đếm):"] == pytest.approx(
-        expected_share, abs=1e-4
-    )
+    # gold's province measured share, not a mean of the branches' rebuilt by the report
+    assert labels["Mức độ đầy đủ của số liệu (tỷ lệ điện năng đo đếm):"] == 0.98
     assert labels["Điện lực có số liệu đủ tin cậy:"] == "2/3"
+    assert labels["Tỷ lệ tổn thất điện năng toàn tỉnh (%):"] == 6.60
 
 
 def test_loss_headers_are_vietnamese(built: MonthlyReportPaths) -> None:
@@ -180,16 +203,18 @@ def test_formatting_and_print_setup(built: MonthlyReportPaths) -> None:
 # --- figures ------------------------------------------------------------------------------
 
 
-def test_province_row_is_energy_weighted(built: MonthlyReportPaths) -> None:
+def test_province_row_is_golds_province_balance(built: MonthlyReportPaths) -> None:
     rows = _table(load_workbook(built.workbook)[SHEET_LOSSES])
     province = rows[-1]
     branches = BALANCES.filter(pl.col("level") == "branch")
-    weighted = 100 * branches["loss_kwh"].sum() / branches["energy_in_kwh"].sum()
     assert province["Đơn vị"] == "Toàn tỉnh"
-    assert province["Điện nhận (kWh)"] == pytest.approx(branches["energy_in_kwh"].sum())
-    assert province["Tổn thất (kWh)"] == pytest.approx(branches["loss_kwh"].sum())
-    assert province["Tỷ lệ tổn thất (%)"] == pytest.approx(weighted, abs=0.005)
-    assert abs(province["Tỷ lệ tổn thất (%)"] - branches["loss_pct"].mean()) > 0.5
+    # gold's province balance, not rebuilt from the branch rows above it
+    assert province["Điện nhận (kWh)"] == 1_530_000.0 != branches["energy_in_kwh"].sum()
+    assert province["Tổn thất (kWh)"] == 101_000.0
+    assert province["Tổn thất kỹ thuật ước tính (kWh)"] == 35_500.0
+    assert province["Tỷ lệ tổn thất (%)"] == 6.60  # a sum over a sum …
+    assert abs(province["Tỷ lệ tổn thất (%)"] - branches["loss_pct"].mean()) > 0.5  # … not a mean
+    assert province["Tỷ lệ đo đếm (%)"] == 0.98
     assert province["So với kế hoạch"] == "Không đạt"
     assert [r["Đơn vị"] for r in rows[:-1]] == [
         "Điện lực Thành phố Lạng Sơn",
@@ -221,19 +246,9 @@ def test_unreliable_branch_is_marked(built: MonthlyReportPaths) -> None:
     ],
 )
 def test_loss_met_logic(tmp_path: Path, loss_pct: float, plan: str, stretch: str) -> None:
-    balances = pl.DataFrame(
-        {
-            "level": ["branch"],
-            "node_id": ["LS05"],
-            "period": [MONTH],
-            "energy_in_kwh": [100_000.0],
-            "energy_out_kwh": [100_000.0 - 1_000.0 * loss_pct],
-            "loss_kwh": [1_000.0 * loss_pct],
-            "measured_share": [1.0],
-            "reliable": [True],
-        }
-    )
+    balances = gold_month(loss_pct)
     rows = _table(load_workbook(_build(tmp_path, balances=balances).workbook)[SHEET_LOSSES])
+    assert len(rows) == 2
     for row in rows:
         assert row["So với kế hoạch"] == plan
         assert row["So với mục tiêu phấn đấu"] == stretch
@@ -374,6 +389,58 @@ def test_rerun_gives_identical_bytes(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(before)
 
 
+@pytest.mark.parametrize(
+    ("value", "decimals", "published"),
+    [
+        pytest.param(310_937.05, 1, 310_937.1, id="kwh-half-up"),  # the float is just below
+        pytest.param(378_148.85, 1, 378_148.9, id="kwh-half-up-2"),
+        pytest.param(420_106.75, 1, 420_106.8, id="binary-half"),
+        pytest.param(0.125, 2, 0.13, id="pct-half-up"),  # half to even would give 0.12
+        pytest.param(-2.345, 2, -2.35, id="negative-away-from-zero"),
+        pytest.param(0.99995, 4, 1.0, id="share"),
+        pytest.param(4.614, 2, 4.61, id="below-half"),
+        pytest.param(None, 1, None, id="null"),
+    ],
+)
+def test_published_rounding_is_decimal(value: float | None, decimals: int,
+                                       published: float | None) -> None:
+    frame = pl.DataFrame({"x": [value]}, schema={"x": pl.Float64})
+    assert frame.select(rounded("x", decimals))["x"][0] == published
+
+
+# Four meters whose float sum depends on the order it is added in: 378 148.85 in one order,
+# 378 148.850 000 000 03 in another — 378 148.8 or 378 148.9 once rounded to 0.1 kWh.
+HALF_SUM_KWH = (149_630.96, 19_172.15, 29_865.48, 179_480.26)
+
+
+def test_consumption_sums_do_not_depend_on_row_order(tmp_path: Path) -> None:
+    orders = list(itertools.permutations(range(len(HALF_SUM_KWH))))
+    floats = {
+        pl.DataFrame({"g": ["a"] * 4, "x": [HALF_SUM_KWH[i] for i in order]})
+        .group_by("g").agg(pl.col("x").sum())["x"][0]
+        for order in orders
+    }
+    assert len(floats) > 1  # the case is real: a float sum differs by order
+    documents = set()
+    for n, order in enumerate(orders):
+        rows = pl.DataFrame(
+            {
+                "meter_id": [f"PE{i}" for i in order],
+                "customer_group": ["production"] * 4,
+                "period": [MONTH] * 4,
+                "kwh_import": [HALF_SUM_KWH[i] for i in order],
+                "kwh_export": [0.0] * 4,
+            }
+        )
+        paths = _build(tmp_path / str(n), consumption=rows, consumption_last_year=None)
+        document = json.loads(paths.json.read_text(encoding="utf-8"))
+        groups = {r["customer_group"]: r for r in document["consumption"]}
+        assert groups["production"]["consumption_kwh"] == 378_148.9
+        assert groups["total"]["consumption_kwh"] == 378_148.9
+        documents.add(paths.json.read_bytes())
+    assert len(documents) == 1  # every order gives the same report, byte for byte
+
+
 def test_failed_write_keeps_previous_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -402,12 +469,12 @@ def test_atomic_writer_leaves_no_temp_files(tmp_path: Path) -> None:
 # --- inputs -------------------------------------------------------------------------------
 
 
-def test_daily_balances_are_summed_into_the_month(tmp_path: Path) -> None:
+def test_day_balances_are_not_summed_into_a_month(tmp_path: Path) -> None:
+    # The month's figures are gold's month balance; the report never builds its own.
     daily = pl.concat([BALANCES.with_columns(period=pl.lit(f"{MONTH}-0{d}")) for d in (1, 2)])
-    document = json.loads(_build(tmp_path, balances=daily).json.read_text(encoding="utf-8"))
-    province = document["losses"][-1]
-    assert province["energy_in_kwh"] == pytest.approx(2 * 1_520_000.0)
-    assert province["loss_pct"] == pytest.approx(100 * 100_400 / 1_520_000, abs=0.005)
+    with pytest.raises(NoDataError, match="only day balances") as info:
+        _build(tmp_path, balances=daily)
+    assert "balance_month" in str(info.value)
 
 
 def test_empty_consumption_is_no_data_not_zero(tmp_path: Path) -> None:
@@ -418,10 +485,20 @@ def test_empty_consumption_is_no_data_not_zero(tmp_path: Path) -> None:
     assert {r["consumption_kwh"] for r in document["consumption"]} == {None}
 
 
-def test_missing_balance_column_is_named(tmp_path: Path) -> None:
+def test_two_province_rows_are_refused(tmp_path: Path) -> None:
+    twice = pl.concat([BALANCES, BALANCES.filter(pl.col("level") == "province")])
+    with pytest.raises(InputError, match="2 province rows"):
+        _build(tmp_path, balances=twice)
+
+
+@pytest.mark.parametrize(
+    "column", ["loss_kwh", "loss_pct", "technical_loss_kwh", "measured_share", "reliable"]
+)
+def test_missing_balance_column_is_named(tmp_path: Path, column: str) -> None:
+    # A figure gold lacks is an error naming it, never recomputed by the report.
     with pytest.raises(InputError) as info:
-        _build(tmp_path, balances=BALANCES.drop("loss_kwh"))
-    assert info.value.column == "loss_kwh"
+        _build(tmp_path, balances=BALANCES.drop(column))
+    assert info.value.column == column
 
 
 def test_month_without_balances_is_no_data(tmp_path: Path) -> None:
