@@ -260,7 +260,10 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("peer_shape", F, "-", "rank correlation of its hours with its peers' (±2 h)"),
         _c("evening_share", F, "0-1", "share of the energy 17:00-22:00 local"),
         _c("morning_share", F, "0-1", "share of the energy 04:00-09:00 local"),
-    )),
+    # Sorted by meter, in row groups of a few thousand meters: the change point reads the
+    # whole history a block of meters at a time, and each block's filter then skips the
+    # other row groups of every day (a day in one row group was read whole ~15 times).
+    ), row_group_rows=10_000),
     TableSchema("anomaly_scores", "customer meter", (
         _c("meter_id", S, "", "meter id"),
         _c("score", F, "0-1", "calibrated suspicion"),
