@@ -89,27 +89,30 @@ def change_signals(days: pl.DataFrame, *, min_segment_days: int = MIN_SEGMENT_DA
     return pl.concat(parts).cast(CHANGE_COLUMNS)  # type: ignore[arg-type]
 
 
-def _grid(rows: pl.DataFrame, meters: pl.Series, days: pl.Series, column: str) -> np.ndarray:
-    """``column`` as a (meters × days) array, NaN where a meter has no such day."""
-    out = np.full((meters.len(), days.len()), np.nan)
-    m = rows["meter_id"].replace_strict(meters, pl.Series(range(meters.len()))).to_numpy()
-    d = (rows["day"] - days[0]).dt.total_days().to_numpy()
-    out[m, d] = rows[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
+def _grid(rows: pl.DataFrame, place: tuple[np.ndarray, np.ndarray], shape: tuple[int, int],
+          column: str) -> np.ndarray:
+    """``column`` as a (meters × days) array at ``place``, NaN where a meter has no day."""
+    out = np.full(shape, np.nan)
+    out[place] = rows[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
     return out
 
 
 def _block_change(rows: pl.DataFrame, meters: pl.Series, days: pl.Series,
                   min_segment: int) -> pl.DataFrame:
     """``change_signals`` for one block of meters."""
-    level = _grid(rows, meters, days, "level")
+    # each row's place in the (meters × days) arrays, found once for every feature
+    place = (rows["meter_id"].replace_strict(meters, pl.Series(range(meters.len())))
+             .to_numpy(), (rows["day"] - days[0]).dt.total_days().to_numpy())
+    shape = (meters.len(), days.len())
+    level = _grid(rows, place, shape, "level")
     seen = ~np.isnan(level)
     # Days before a meter's first day or after its last are not its history.
     first = np.where(seen.any(axis=1), seen.argmax(axis=1), days.len())
     last = np.where(seen.any(axis=1), days.len() - 1 - seen[:, ::-1].argmax(axis=1), -1)
     swing = np.abs(np.diff(level, axis=1, prepend=np.nan))
-    features = {name: (swing if name == "level_swing" else _grid(rows, meters, days, name))
+    features = {name: (swing if name == "level_swing" else _grid(rows, place, shape, name))
                 for name in FEATURES}
-    kwh = _grid(rows, meters, days, "kwh")
+    kwh = _grid(rows, place, shape, "kwh")
     n_days = days.len()
     t_all = np.zeros((meters.len(), n_days + 1))
     t_each = {}
@@ -199,10 +202,24 @@ def _persistence(features: dict[str, np.ndarray], before: np.ndarray, after: np.
         return np.where(norm > 0, np.clip(dot / norm, 0.0, 1.0), 0.0)
 
 
+def _row_median(values: np.ndarray) -> np.ndarray:
+    """Median of each row, NaN ignored (NaN for a row without values), as a column.
+
+    ``np.nanmedian`` of the same, an order faster on a block of meters × 400 days (below
+    600 columns NumPy takes a masked-array way).
+    """
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    count = (~np.isnan(values)).sum(axis=1)
+    index = np.arange(values.shape[0])
+    low = ordered[index, np.maximum(count - 1, 0) // 2]
+    high = ordered[index, np.minimum(count // 2, values.shape[1] - 1)]
+    return np.where(count > 0, (low + high) / 2.0, np.nan)[:, None]
+
+
 def _filled(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Missing days inside a meter's span at its median (they then pull neither way)."""
     with np.errstate(all="ignore"):
-        median = np.nanmedian(values, axis=1, keepdims=True)
+        median = _row_median(values)
     return np.where(np.isnan(values), np.nan_to_num(median), values)
 
 
@@ -220,8 +237,8 @@ def _split_t(values: np.ndarray, first: np.ndarray, last: np.ndarray,
     v = np.where(own, values, 0.0)
     with np.errstate(all="ignore"):
         masked = np.where(own, values, np.nan)
-        median = np.nanmedian(masked, axis=1, keepdims=True)
-        mad = 1.4826 * np.nanmedian(np.abs(masked - median), axis=1, keepdims=True)
+        median = _row_median(masked)
+        mad = 1.4826 * _row_median(np.abs(masked - median))
         scale = np.maximum(np.maximum(mad, 0.2 * np.nanstd(masked, axis=1, keepdims=True)),
                            floor)
     cum = np.concatenate([np.zeros((n, 1)), np.cumsum(v, axis=1)], axis=1)
