@@ -14,13 +14,13 @@ from pathlib import Path
 import polars as pl
 
 REAL_DIR = Path(__file__).parent / "data" / "realdata"
-REAL_FILE = REAL_DIR / "households.csv.gz"
+REAL_FILE = REAL_DIR / "households.parquet"
 FORMS = ("utc", "plus7", "vendor")
 
 
 def real_readings(*, first: datetime | None = None, days: int | None = None) -> pl.DataFrame:
     """The real readings as text (canonical columns), the ``days`` from ``first`` [UTC]."""
-    frame = pl.read_csv(REAL_FILE, infer_schema=False)
+    frame = pl.read_parquet(REAL_FILE)
     if first is not None and days is not None:
         end = pl.col("interval_end").str.to_datetime(time_zone="UTC")
         frame = frame.filter((end > first) & (end <= first + timedelta(days=days)))

@@ -372,7 +372,7 @@ FLOOR_SPEC = RealSpec(seeds=(11, 12), onset_days=(7, 300))
 def year() -> RealEvaluation:
     """All 87 households, the whole of 2013, two seeds the README's table does not use."""
     readings = read_readings(Path(__file__).parents[1] / "data" / "realdata"
-                             / "households.csv.gz", settings=SETTINGS)
+                             / "households.parquet", settings=SETTINGS)
     return evaluate_real(readings, FLOOR_SPEC, settings=SETTINGS)
 
 
