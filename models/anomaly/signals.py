@@ -78,6 +78,8 @@ LAST_YEAR = timedelta(weeks=52)
 MIN_LAST_YEAR_DAYS = 7
 # Days with both a meter's energy and its transformer's loss before they are correlated.
 MIN_LOSS_DAYS = 14
+#: Smallest range of a day series that is a movement, not rounding [kWh].
+SPREAD_MIN_KWH = 1e-6
 # Profile correlation needs at least this many hour bins present in both windows.
 MIN_PROFILE_BINS = 6
 # Decimals the signals are kept to (the last bits of a sum depend on its order).
@@ -361,15 +363,21 @@ def signals_from_bins(
     for first in range(0, ids.height, METERS_PER_CHUNK):
         chunk = ids.slice(first, METERS_PER_CHUNK)
         lo, hi = chunk["meter_id"][0], chunk["meter_id"][-1]
-        # The range filter reaches the Parquet scan (row groups outside are skipped); the
-        # grid meters inside the range drop after, in memory.
+        # The range filter reaches the Parquet scan (row groups outside are skipped). The
+        # chunk's ids become an Enum (in their sorted order): the grid meters inside the
+        # range drop as nulls, and every grouping and join of the chunk is on integers —
+        # a chunk's bins in a third less time than with the text ids and a semi-join.
+        keys = pl.Enum(chunk["meter_id"])
         part = (
             bins.filter(pl.col("meter_id").is_between(pl.lit(lo), pl.lit(hi)))
             .collect(engine="streaming")
-            .join(chunk, on="meter_id", how="semi")
-            .filter(window.covers(pl.col("day")))
+            .with_columns(pl.col("meter_id").cast(keys, strict=False))
+            .filter(pl.col("meter_id").is_not_null() & window.covers(pl.col("day")))
         )
-        parts.append(_bin_signals(part, topo, window, transformer_losses))
+        chunk_topo = None if topo is None else topo.with_columns(
+            pl.col("meter_id").cast(keys, strict=False)).drop_nulls("meter_id")
+        parts.append(_bin_signals(part, chunk_topo, window, transformer_losses)
+                     .with_columns(pl.col("meter_id").cast(pl.String)))
     return _finish(parts, window, settings, history)
 
 
@@ -485,7 +493,9 @@ def _bin_signals(
         latest=pl.col("day") > window.end_day - timedelta(days=LATEST_DAYS),
     )
     meter_info = _meter_prepass(bins, topo)
-    bins = _flag_bins(bins.join(meter_info, on="meter_id", how="left"))
+    # the two facts the bins need, not every column of the meter on each of its bins
+    bins = _flag_bins(bins.join(meter_info.select("meter_id", "base_kw", "night_only"),
+                                on="meter_id", how="left"))
     days = _day_table(bins.lazy()).collect()
     meter_rows = _meter_table(days.lazy()).collect()
     signals = meter_info.join(meter_rows, on="meter_id", how="inner").sort("meter_id")
@@ -525,8 +535,13 @@ def _loss_link(
         .join(losses.select("transformer_id", "day", "loss_kwh"), on=["transformer_id", "day"])
         .drop_nulls(["kwh_day", "loss_kwh"])
     )
+    def moves(column: str) -> pl.Expr:
+        return pl.col(column).max() - pl.col(column).min() > SPREAD_MIN_KWH
+
+    # A series that never moves has no correlation (null). Polars' corr gives it ±1: its
+    # mean is off in the last bit, so every deviation is the same tiny number.
     return paired.group_by("meter_id").agg(
-        loss_corr=pl.when(pl.len() >= MIN_LOSS_DAYS)
+        loss_corr=pl.when((pl.len() >= MIN_LOSS_DAYS) & moves("kwh_day") & moves("loss_kwh"))
         .then(pl.corr("kwh_day", "loss_kwh"))
         .fill_nan(None)
     )

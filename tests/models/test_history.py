@@ -9,7 +9,7 @@ import ruptures as rpt
 
 from ami.settings import Settings
 from models.anomaly.days import FEATURES, LOG_FLOOR_KWH, day_table
-from models.anomaly.history import SCALE_FLOOR, _split_t, change_signals
+from models.anomaly.history import SCALE_FLOOR, _Spans, _split_t, change_signals
 
 SETTINGS = Settings(timezone="UTC")
 
@@ -26,7 +26,7 @@ def test_the_split_is_ruptures_l2_single_break(seed: int) -> None:
     for column in range(3):
         values = signal[:, column][None, :]
         scale = 1.4826 * np.median(np.abs(values - np.median(values)))
-        t = _split_t(values / scale, first, last, 1e-9)[0]  # the meter's own scale: 1
+        t = _split_t(values / scale, _Spans.of(first, last, n_days), 1e-9)[0]  # the meter's own scale: 1
         total += np.nan_to_num(t) ** 2
     total[:7] = total[n_days - 6:] = -1.0  # seven days on each side
     ours = int(np.argmax(total))
@@ -74,7 +74,7 @@ def test_a_meter_whose_feature_never_moved_needs_a_real_change() -> None:
     """A few zero hours on a meter that never had any are not a huge t (SCALE_FLOOR)."""
     values = np.zeros((1, 60))
     values[0, 55] = 0.02  # one interval of 48 at zero on one day
-    t = _split_t(values, np.array([0]), np.array([59]), SCALE_FLOOR["zero_share"])
+    t = _split_t(values, _Spans.of(np.array([0]), np.array([59]), 60), SCALE_FLOOR["zero_share"])
     assert np.nanmax(np.abs(t[0, 7:54])) < 1.0
 
 
