@@ -89,14 +89,24 @@ def _open(file: LandingFile) -> IO[bytes]:
     return stream
 
 
+#: What a broken or cut file raises while it is read: gzip and zlib (truncated or bad
+#: streams), codecs (ValueError: UnicodeDecodeError), Arrow and Parquet (ArrowException,
+#: ArrowInvalid is a ValueError; OSError for a bad footer), Polars and the csv module.
+#: Anything else is a bug of ours and surfaces as one, not as a quarantined file.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, zlib.error, ValueError, csv.Error, pa.ArrowException,
+    pl.exceptions.PolarsError,
+)
+
+
 @contextmanager
 def _guard(file: LandingFile) -> Iterator[None]:
-    """Turn any failure of reading ``file`` into an InputError naming it."""
+    """Turn a failure of reading ``file`` (one of ``READ_ERRORS``) into an InputError naming it."""
     try:
         yield
     except InputError:
         raise
-    except Exception as exc:  # gzip, codecs, Arrow and Parquet raise many kinds
+    except READ_ERRORS as exc:
         raise _unreadable(file, exc) from exc
 
 

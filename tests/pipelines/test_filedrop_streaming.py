@@ -1,11 +1,13 @@
 """Landing files are streamed in blocks: huge files, malformed rows, faults deep inside."""
 
 import gzip
+import io
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
@@ -97,3 +99,34 @@ def test_a_fault_deep_inside_a_file_quarantines_it_and_nothing_of_it_becomes_cur
     assert "gzip" in reasons["readings_2026-10-02.csv.gz"]
     assert all(f.rows_loaded == 0 for f in result.quarantined)
     assert Warehouse.at(settings.warehouse).partitions("readings", "date") == []
+
+
+def test_a_cut_parquet_file_is_quarantined_but_a_bug_of_ours_surfaces(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers catch what broken files raise (``READ_ERRORS``); a code bug is not a file's fault."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "meters.csv").write_text(METERS, encoding="utf-8")
+    rows = pl.read_csv(io.StringIO("\n".join([HEADER, *day_lines(20)])), infer_schema=False)
+    whole = io.BytesIO()
+    rows.write_parquet(whole)
+    (landing / "readings_2026-10-01.parquet").write_bytes(whole.getvalue()[:-100])
+    result = run_chain_direct(str(landing), settings=settings)
+    [bad] = result.quarantined
+    assert bad.name == "readings_2026-10-01.parquet" and "cannot be read" in (bad.reason or "")
+
+    (landing / "readings_2026-10-01.parquet").unlink()
+    (landing / "readings_2026-10-02.csv").write_text("\n".join([HEADER, *day_lines(20)]) + "\n")
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise TypeError("a bug in the mapping onto the contract")
+
+    monkeypatch.setattr(reader, "to_canonical", broken)
+    with pytest.raises(PipelineStepFailed) as error:  # dlt wraps what its source raised
+        run_chain_direct(str(landing), settings=settings)
+    causes: list[BaseException] = []
+    cause: BaseException | None = error.value
+    while cause is not None:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    assert any(isinstance(c, TypeError) and "a bug in the mapping" in str(c) for c in causes)
