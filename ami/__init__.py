@@ -1,6 +1,6 @@
 """The ``ami`` command line, settings, errors and vocabulary, and the synthetic province.
 
-``ami.cli`` is the stable command-line contract (DESIGN.md); ``ami.settings`` the one
+``ami.cli`` is the stable command-line contract (README "Command line"); ``ami.settings`` the one
 frozen configuration object; ``ami.errors`` the typed exceptions every package raises;
 ``ami.vocabulary`` the domain's words (quality and rule values, roles, groups, event
 categories, inspection outcomes) as enums, and the one reader of head-end event codes;

@@ -1,4 +1,4 @@
-"""The ``ami`` command line (stable contract: DESIGN.md "Command-line contract").
+"""The ``ami`` command line (a stable contract: README "Command line").
 
 Every failure ends in one line on stderr that says what is wrong and what to do, and a
 non-zero exit code: 1 for bad data or a failed run, 2 for a wrong command line.

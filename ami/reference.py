@@ -25,7 +25,7 @@ BRANCH_NAMES: dict[str, str] = {
     "LS11": "Điện lực Tràng Định",
 }
 
-#: Customer groups (DESIGN.md §4) with the Vietnamese names the province's plan uses.
+#: Customer groups with the Vietnamese names the province's plan uses.
 CUSTOMER_GROUP_NAMES: dict[str, str] = {
     CustomerGroup.RESIDENTIAL: "Sinh hoạt",
     CustomerGroup.COMMERCIAL: "Kinh doanh dịch vụ",

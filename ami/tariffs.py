@@ -1,4 +1,4 @@
-"""Dated retail electricity tariffs and the VND value of unbilled energy (DESIGN.md §2 "Money").
+"""Dated retail electricity tariffs and the VND value of unbilled energy (README "Tariffs").
 
 Retail prices are set by decisions of the Ministry of Industry and Trade (Bộ Công Thương):
 a block tariff for households, time-of-use prices for business and production, flat prices
@@ -19,7 +19,7 @@ One row per (valid_from, customer_group, block or time-of-use part):
     The decision that set the price, e.g. "Quyết định 1279/QĐ-BCT ngày 09/05/2025".
 ``customer_group``
     One of ``residential``, ``commercial``, ``production``, ``public_admin``,
-    ``public_lighting``, ``other`` (DESIGN.md §4).
+    ``public_lighting``, ``other``.
 ``block_from_kwh``, ``block_to_kwh``
     Household monthly blocks [kWh/month] as continuous bounds: the decision's
     "51–100 kWh" is written ``50,100`` (more than 50 up to 100 kWh). The first block

@@ -118,8 +118,8 @@ def texts(members: Iterable[StrEnum]) -> tuple[str, ...]:
 
 
 #: Event code (normalised, see ``normalise_event_code``) → its category. The first code
-#: of each group is the canonical one of DESIGN.md §2, which the synthetic generator
-#: writes (cover_open, magnetic_tamper at a bypass theft's onset; power_off at an outage;
+#: of each group is the canonical one (README: data contract), which the synthetic
+#: generator writes (cover_open, magnetic_tamper at a bypass theft's onset; power_off at an outage;
 #: clock_adjusted); the others are the text names head-ends commonly export (the DLMS/IDIS
 #: fraud-detection log's "terminal cover removed", "meter cover removed", "strong DC field
 #: detected"; "power down", "power failure"; DLMS/COSEM "clock adjusted" and kin).

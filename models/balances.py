@@ -1,6 +1,6 @@
 """Gold meter-day energy and energy balances per transformer, feeder, branch, province.
 
-For a node N (DESIGN.md §2): energy_in = Σ import of its incoming (transformer total)
+For a node N (README "Losses"): energy_in = Σ import of its incoming (transformer total)
 meters + Σ solar export of the customers below; energy_out = Σ import of the customer
 meters below + Σ export of the incoming meters; loss = in − out; loss % = 100·loss/in.
 Aggregates are sums of energy (in whole micro-kWh, so in any order the same), never means
@@ -28,7 +28,7 @@ from pipelines.networks import current_networks, load_network
 from warehouse import Warehouse, partition_meta, write_partition
 from warehouse.catalog import get_text
 from warehouse.schemas import schema_of
-from warehouse.state import read_manifest
+from warehouse.state import Manifest, read_manifest
 
 LEVELS = ("transformer", "feeder", "branch", "province")
 LEVEL_COLUMN = {"transformer": "transformer_id", "feeder": "feeder_id", "branch": "branch_id"}
@@ -176,7 +176,7 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
 
 
 def _gold_sources(warehouse: Warehouse, day: str,
-                  manifest: dict[str, dict[str, object]]) -> dict[str, str]:
+                  manifest: Manifest) -> dict[str, str]:
     """What a gold day is built from: its silver day, transformer data, network models."""
     silver = partition_meta(warehouse, "readings", {"date": day})
     transformers = partition_meta(warehouse, "transformers")
@@ -186,7 +186,7 @@ def _gold_sources(warehouse: Warehouse, day: str,
             **{f"network:{t}": sha for t, sha in current_networks(manifest).items()}}
 
 
-def _networks(warehouse: Warehouse, manifest: dict[str, dict[str, object]]) -> dict[str, Any]:
+def _networks(warehouse: Warehouse, manifest: Manifest) -> dict[str, Any]:
     """The current network model of each transformer that has one (pandapower nets)."""
     nets = {}
     for transformer_id in current_networks(manifest):

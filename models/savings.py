@@ -1,6 +1,6 @@
 """Savings per customer group against the same month last year, and lighting compliance.
 
-Targets are those of the province's 2026 electricity-saving plan (DESIGN.md §2): whole
+Targets are those of the province's 2026 electricity-saving plan: whole
 consumption ≥ 3 % a year and ≥ 10 % in the peak months May–July; state offices ≥ 5 %
 (≥ 10 % in May–July); public street lighting ≥ 30 %, and 50 % power reduction
 23:00–04:00 all year.

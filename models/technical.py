@@ -1,6 +1,6 @@
 """Technical loss below each transformer total meter, interval by interval.
 
-The total meter sits on the low-voltage side of the transformer (DESIGN.md §4), so the
+The total meter sits on the low-voltage side of the transformer (README "Losses"), so the
 technical loss inside a transformer's balance is that of its low-voltage network.
 
 * **power flow** — where the landing zone supplied ``networks/<transformer_id>.json`` (a

@@ -18,7 +18,7 @@ from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.settings import DATASET
 from pipelines.networks import NetworkOutcome, ingest_networks
 from warehouse import Warehouse
-from warehouse.state import MANIFEST, read_manifest, write_json
+from warehouse.state import ManifestEntry, read_manifest, write_json, write_manifest
 
 PIPELINE_NAME = "ami_filedrop"
 
@@ -59,7 +59,7 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     files = list_landing(landing, known=manifest)
     outcomes: list[FileOutcome] = []
     pipeline = bronze_pipeline(PIPELINE_NAME, DATASET, warehouse=warehouse)
-    current = {name: str(entry["sha256"]) for name, entry in manifest.items()}
+    current = {name: entry.sha256 for name, entry in manifest.items()}
     profiles = load_profiles(settings.source_profiles_dir)
     try:
         load_ids = run_into_bronze(pipeline, landing_source(
@@ -72,17 +72,17 @@ def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     for outcome in outcomes:
         if outcome.status in ("loaded", "quarantined"):
             size, mtime = stat[outcome.name]
-            manifest[outcome.name] = {
-                "kind": outcome.kind, "sha256": outcome.sha256, "status": outcome.status,
-                "size": size, "mtime": mtime,
-                "load_id": load_id if outcome.status == "loaded" else None,
-                "dates": outcome.dates, "date_rows": outcome.date_rows,
-                "rows": outcome.rows_loaded, "reason": outcome.reason,
-                "unusable_rows": outcome.unusable_rows,
-            }
+            manifest[outcome.name] = ManifestEntry(
+                kind=outcome.kind, sha256=outcome.sha256, status=outcome.status,
+                size=size, mtime=mtime,
+                load_id=load_id if outcome.status == "loaded" else None,
+                dates=tuple(outcome.dates), date_rows=dict(outcome.date_rows),
+                rows=outcome.rows_loaded, reason=outcome.reason,
+                unusable_rows=outcome.unusable_rows,
+            )
     networks = ingest_networks(landing, warehouse, manifest)
     result = IngestResult(load_id=load_id, files=outcomes, networks=networks)
-    write_json(warehouse, MANIFEST, manifest)
+    write_manifest(warehouse, manifest)
     if load_id is not None:
         write_json(
             warehouse, f"ingest/loads/{load_id}.json",

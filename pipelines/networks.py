@@ -1,6 +1,6 @@
 """Low-voltage network models from the landing zone: ``networks/<transformer_id>.json``.
 
-Each file is a pandapower network of one transformer's low-voltage grid (DESIGN.md §4).
+Each file is a pandapower network of one transformer's low-voltage grid (README: data contract).
 Ingestion checks that it loads and has a slack bus, stores it in bronze as received and
 records its checksum in the ingest manifest (entry ``networks/<transformer_id>.json``),
 so that the gold days of that transformer are recomputed when a model arrives or
@@ -21,6 +21,7 @@ import fsspec
 from ami.errors import InputError
 from warehouse import Warehouse
 from warehouse.catalog import put_text
+from warehouse.state import Manifest, ManifestEntry
 
 FOLDER = "networks"
 
@@ -68,7 +69,7 @@ def bus_of(net: Any, nodes: list[str]) -> dict[str, int]:
 
 
 def ingest_networks(landing: str, warehouse: Warehouse,
-                    manifest: dict[str, dict[str, Any]]) -> list[NetworkOutcome]:
+                    manifest: Manifest) -> list[NetworkOutcome]:
     """Store new or changed network models; updates ``manifest`` in place."""
     fs, root = fsspec.core.url_to_fs(str(landing), skip_instance_cache=True)
     folder = f"{root.rstrip('/')}/{FOLDER}"
@@ -79,25 +80,26 @@ def ingest_networks(landing: str, warehouse: Warehouse,
         name = f"{FOLDER}/{str(path).rsplit('/', 1)[-1]}"
         data = fs.cat_file(path)
         sha = hashlib.sha256(data).hexdigest()
-        if manifest.get(name, {}).get("sha256") == sha:
+        known = manifest.get(name)
+        if known is not None and known.sha256 == sha:
             outcomes.append(NetworkOutcome(name, "unchanged"))
             continue
         transformer_id = name.removeprefix(f"{FOLDER}/").removesuffix(".json")
         try:
             load_network(data.decode("utf-8"), name)
         except (InputError, UnicodeDecodeError) as exc:
-            manifest[name] = {"kind": "network", "sha256": sha, "status": "quarantined",
-                              "transformer_id": transformer_id, "reason": str(exc)}
+            manifest[name] = ManifestEntry(kind="network", sha256=sha, status="quarantined",
+                                           transformer_id=transformer_id, reason=str(exc))
             outcomes.append(NetworkOutcome(name, "quarantined", str(exc)))
             continue
         put_text(warehouse, warehouse.network_file(transformer_id), data.decode("utf-8"))
-        manifest[name] = {"kind": "network", "sha256": sha, "status": "loaded",
-                          "transformer_id": transformer_id, "reason": None}
+        manifest[name] = ManifestEntry(kind="network", sha256=sha,
+                                       transformer_id=transformer_id)
         outcomes.append(NetworkOutcome(name, "loaded"))
     return outcomes
 
 
-def current_networks(manifest: dict[str, dict[str, Any]]) -> dict[str, str]:
+def current_networks(manifest: Manifest) -> dict[str, str]:
     """Transformer id → checksum of its current network model."""
-    return {str(e["transformer_id"]): str(e["sha256"]) for e in manifest.values()
-            if e.get("kind") == "network" and e.get("status") == "loaded"}
+    return {str(e.transformer_id): e.sha256 for e in manifest.values()
+            if e.kind == "network" and e.loaded}

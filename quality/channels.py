@@ -18,9 +18,10 @@ from quality.days import shift_day
 from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse
+from warehouse.state import Manifest
 
 
-def _rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], kind: str,
+def _rows(warehouse: Warehouse, manifest: Manifest, kind: str,
           days: list[str]) -> pl.DataFrame | None:
     """Bronze rows of the current files of ``kind`` touching any of ``days``."""
     files: dict[str, str] = {}
@@ -36,7 +37,7 @@ def _register_days(day: str) -> list[str]:
     return [day, shift_day(day, 1)]
 
 
-def register_sources(manifest: dict[str, dict[str, object]], day: str) -> dict[str, str]:
+def register_sources(manifest: Manifest, day: str) -> dict[str, str]:
     """The register files a day's delta is read from (name → load id)."""
     files: dict[str, str] = {}
     for date in _register_days(day):
@@ -44,7 +45,7 @@ def register_sources(manifest: dict[str, dict[str, object]], day: str) -> dict[s
     return {f"registers:{name}": load for name, load in files.items()}
 
 
-def register_deltas(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
+def register_deltas(warehouse: Warehouse, manifest: Manifest, day: str,
                     start: datetime, end: datetime) -> pl.DataFrame:
     """meter_id → register_delta_kwh for the day (reads exactly at both midnights)."""
     raw = _rows(warehouse, manifest, "registers", _register_days(day))
@@ -64,7 +65,7 @@ def register_deltas(warehouse: Warehouse, manifest: dict[str, dict[str, object]]
         "meter_id", (pl.col("b") - pl.col("a")).alias("register_delta_kwh"))
 
 
-def day_events(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
+def day_events(warehouse: Warehouse, manifest: Manifest, day: str,
                start: datetime, end: datetime) -> pl.DataFrame:
     """The day's meter events: meter_id, event_at (UTC), event_code, category.
 
@@ -87,6 +88,6 @@ def day_events(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day
         "meter_id", "event_at")
 
 
-def event_sources(manifest: dict[str, dict[str, object]], day: str) -> dict[str, str]:
+def event_sources(manifest: Manifest, day: str) -> dict[str, str]:
     """The event files of a day (name → load id)."""
     return {f"events:{n}": load for n, load in current_files(manifest, "events", day).items()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ami.settings import Settings
 from warehouse import Warehouse
-from warehouse.state import read_json, read_manifest
+from warehouse.state import ManifestEntry, read_json, read_manifest
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,14 @@ def reconcile_readings(names: list[str], *, settings: Settings) -> list[FileReco
     out = []
     for name in names:
         entry = manifest.get(name)
-        if entry is None or entry.get("kind") != "readings" or entry.get("status") != "loaded":
+        if entry is None or entry.kind != "readings" or not entry.loaded:
             continue
         out.append(_reconcile(warehouse, name, entry))
     return out
 
 
-def _reconcile(warehouse: Warehouse, name: str, entry: dict[str, object]) -> FileReconciliation:
-    dates = [str(d) for d in entry.get("dates", [])]  # type: ignore[attr-defined]
-    date_rows = {str(k): int(v) for k, v in
-                 dict(entry.get("date_rows") or {}).items()}  # type: ignore[call-overload]
-    unusable = int(entry.get("unusable_rows") or 0)  # type: ignore[call-overload]
+def _reconcile(warehouse: Warehouse, name: str, entry: ManifestEntry) -> FileReconciliation:
+    dates, date_rows, unusable = entry.dates, entry.date_rows, entry.unusable_rows
     parts: dict[str, int] = {"in_silver": 0, "duplicates_dropped": 0, "quarantined": 0,
                              "waiting": 0, "not_built": 0}
     rules: dict[str, int] = {}
@@ -84,6 +81,6 @@ def _reconcile(warehouse: Warehouse, name: str, entry: dict[str, object]) -> Fil
             parts["not_built"] += expected
             not_built_days.append(day)
     return FileReconciliation(
-        name=name, rows=int(entry.get("rows") or 0),  # type: ignore[call-overload]
+        name=name, rows=entry.rows,
         rules=dict(sorted(rules.items())), waiting_days=tuple(waiting_days),
         not_built_days=tuple(not_built_days), **parts)

@@ -7,17 +7,15 @@ import polars as pl
 from ami.errors import NoDataError
 from warehouse import Warehouse
 from warehouse.layout import FILEDROP_DATASET, HES_API_DATASET
+from warehouse.state import Manifest
 
 
-def current_files(
-    manifest: dict[str, dict[str, object]], kind: str, date: str | None = None
-) -> dict[str, str]:
+def current_files(manifest: Manifest, kind: str, date: str | None = None) -> dict[str, str]:
     """File name → load id of the current files of ``kind`` (touching ``date`` if given)."""
     return {
-        name: str(entry["load_id"])
+        name: str(entry.load_id)
         for name, entry in sorted(manifest.items())
-        if entry["kind"] == kind and entry.get("status", "loaded") == "loaded"
-        and (date is None or date in entry.get("dates", []))  # type: ignore[operator]
+        if entry.kind == kind and entry.loaded and (date is None or entry.touches(date))
     }
 
 

@@ -49,7 +49,7 @@ from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse, partition_meta, write_partition
 from warehouse.schemas import schema_of
-from warehouse.state import read_json, read_manifest, write_json
+from warehouse.state import Manifest, read_json, read_manifest, write_json
 
 __all__ = ["day_bounds", "local_day", "pending_days", "vee_day", "vee_pending", "vee_totals"]
 
@@ -438,7 +438,7 @@ class _Day:
     sources: dict[str, str]
 
     @classmethod
-    def read(cls, warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str, *,
+    def read(cls, warehouse: Warehouse, manifest: Manifest, day: str, *,
              settings: Settings) -> _Day:
         start, end = day_bounds(day, settings)
         all_meters = warehouse.scan("meters").collect()
@@ -473,7 +473,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     if not files:
         raise NoDataError(f"no readings delivered for {day}",
                           fix="check the date or ingest the landing files for that day")
-    first_dates = {name: str(manifest[name]["dates"][0]) for name in files}
+    first_dates = {name: manifest[name].dates[0] for name in files}
     good, bad = parse_readings(scan_bronze(warehouse, "readings", files), day, first_dates,
                                settings=settings)
     quarantined = to_quarantine(bad)
@@ -859,11 +859,11 @@ def _stale(warehouse: Warehouse, day: str, *, settings: Settings) -> bool:
 def delivered_days(warehouse: Warehouse) -> list[str]:
     """Local days any current readings delivery touches, ascending."""
     manifest = read_manifest(warehouse)
-    return sorted({d for e in manifest.values() if e["kind"] == "readings"
-                   and e.get("status", "loaded") == "loaded" for d in e["dates"]})
+    return sorted({d for e in manifest.values() if e.kind == "readings" and e.loaded
+                   for d in e.dates})
 
 
-def own_delivery(manifest: dict[str, dict[str, object]], day: str, *,
+def own_delivery(manifest: Manifest, day: str, *,
                  settings: Settings) -> bool:
     """Whether the day's own delivery has arrived (not only rows spilling over midnight).
 
@@ -873,15 +873,15 @@ def own_delivery(manifest: dict[str, dict[str, object]], day: str, *,
     Deliveries that did not count their rows per date are taken as the day's own.
     """
     for name in current_files(manifest, "readings", day):
-        counts = manifest[name].get("date_rows")
-        if not isinstance(counts, dict) or not counts:
+        counts = manifest[name].date_rows
+        if not counts:
             return True
-        if int(counts.get(day, 0)) >= settings.day_delivered_share * max(counts.values()):
+        if counts.get(day, 0) >= settings.day_delivered_share * max(counts.values()):
             return True
     return False
 
 
-def _waiting_rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], day: str,
+def _waiting_rows(warehouse: Warehouse, manifest: Manifest, day: str,
                   *, settings: Settings) -> int | None:
     """Rows held in bronze for a day never built whose own delivery has not arrived.
 
@@ -891,8 +891,8 @@ def _waiting_rows(warehouse: Warehouse, manifest: dict[str, dict[str, object]], 
     if own_delivery(manifest, day, settings=settings) or partition_meta(
             warehouse, "readings", {"date": day}) is not None:
         return None
-    counts = [manifest[name]["date_rows"] for name in current_files(manifest, "readings", day)]
-    return sum(int(c.get(day, 0)) for c in counts if isinstance(c, dict))
+    return sum(manifest[name].date_rows.get(day, 0)
+               for name in current_files(manifest, "readings", day))
 
 
 def pending_days(*, settings: Settings) -> list[str]:

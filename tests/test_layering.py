@@ -1,4 +1,4 @@
-"""Layering rules of DESIGN.md §3, checked on the source tree."""
+"""Layering rules (README "What it is, for whom, how it flows"), checked on the source tree."""
 
 import ast
 from pathlib import Path
@@ -37,7 +37,7 @@ def test_every_package_says_what_it_owns(package: str) -> None:
     assert doc and len(doc.split()) >= 8, f"{init} needs a docstring saying what it owns"
 
 
-#: Data flows one way (DESIGN.md §3): a layer never imports the layers above it.
+#: Data flows one way: a layer never imports the layers above it.
 ABOVE = {
     "warehouse": ("pipelines", "quality", "models", "reports", "app", "dags"),
     "pipelines": ("quality", "models", "reports", "app", "dags"),

@@ -1,4 +1,4 @@
-"""The one settings object: defaults from DESIGN.md, env overrides, frozen."""
+"""The one settings object: defaults as the README's Configuration lists them, env overrides, frozen."""
 
 from datetime import time
 

@@ -1,4 +1,4 @@
-"""One vocabulary (STYLE.md "One vocabulary"; issue 15), checked on the source tree.
+"""One vocabulary (README "One vocabulary"), checked on the source tree.
 
 The domain's words are ``ami.vocabulary`` members and never bare string literals elsewhere,
 and one normaliser reads head-end event codes for VEE and the anomaly evidence alike.

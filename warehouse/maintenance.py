@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from warehouse.catalog import META_NAME, PartitionMeta, file_checksum, put_text, read_meta
 from warehouse.layout import DATA_FILE, TABLE_LAYERS, Warehouse
 from warehouse.schemas import TABLES
-from warehouse.state import MANIFEST, read_manifest, write_json
+from warehouse.state import read_manifest, write_manifest
 from warehouse.writer import write_atomic
 
 #: Bronze files below this size are merged by ``compact_bronze`` [bytes].
@@ -238,15 +238,12 @@ def retain_bronze(warehouse: Warehouse, *, before: date, dry_run: bool = False) 
     manifest = read_manifest(warehouse)
     cutoff = before.isoformat()
     retired = [name for name, entry in manifest.items()
-               if entry.get("status", "loaded") == "loaded" and entry.get("dates")
-               and max(entry["dates"]) < cutoff]
+               if entry.loaded and entry.dates and max(entry.dates) < cutoff]
+    now = datetime.now(UTC).isoformat()
     for name in retired:
-        manifest[name] = {**manifest[name], "status": "retired",
-                          "retired_at": datetime.now(UTC).isoformat()}
-    current = {(name, str(e.get("load_id"))) for name, e in manifest.items()
-               if e.get("status", "loaded") == "loaded"}
-    current_loads = {str(e.get("load_id")) for e in manifest.values()
-                     if e.get("status", "loaded") == "loaded"}
+        manifest[name] = manifest[name].retired(now)
+    current = {(name, str(e.load_id)) for name, e in manifest.items() if e.loaded}
+    current_loads = {str(e.load_id) for e in manifest.values() if e.loaded}
     deleted, rows, freed = [], 0, 0
     for dataset, table in _bronze_tables(warehouse):
         if dataset not in MANIFEST_DATASETS:
@@ -258,7 +255,7 @@ def retain_bronze(warehouse: Warehouse, *, before: date, dry_run: bool = False) 
             rows += _footer(warehouse, part).num_rows
             freed += int(warehouse.fs.size(part))
     if not dry_run:
-        write_json(warehouse, MANIFEST, manifest)  # retire first: readers stop at once
+        write_manifest(warehouse, manifest)  # retire first: readers stop at once
         for path in deleted:
             warehouse.fs.rm_file(warehouse.path(path))
     return Retention(retired, deleted, rows, freed)

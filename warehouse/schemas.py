@@ -277,7 +277,7 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("customer_group", S, "", "customer group"),
         _c("model", S, "", "unsupervised | supervised (learnt from inspections)"),
     ), version=2),
-    # Entered by loss-reduction teams (DESIGN.md §4), not derived from bronze: the only
+    # Entered by loss-reduction teams (README: inspections), not derived from bronze: the only
     # copy of what the crews found. Unpartitioned, like the other small tables.
     TableSchema("inspections", "meter × inspection", (
         _c("meter_id", S, "", "meter inspected"),

@@ -5,7 +5,7 @@ disk one day at a time. Every energy is rounded to the meter resolution (0.001 k
 before any sum, so that balances are exact in decimal: per transformer and interval,
 ``total_import − total_export + Σ export − Σ true import == technical`` by construction.
 
-The landing zone gets what a head-end would deliver (DESIGN.md §4); the truth folder,
+The landing zone gets what a head-end would deliver (README: data contract); the truth folder,
 which the pipeline never reads, says what was injected where.
 """
 

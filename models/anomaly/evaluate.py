@@ -372,7 +372,7 @@ def evaluate_anomalies(spec: EvaluationSpec, *, settings: Settings) -> Evaluatio
 ONSET_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("<=14", 0, 14), ("15-60", 15, 60), ("61-180", 61, 180), (">180", 181, None),
 )
-#: The readings columns an evaluation reads and delivers (DESIGN.md §4).
+#: The readings columns an evaluation reads and delivers (README: data contract).
 READING_COLUMNS = ("meter_id", "interval_end", "interval_minutes", "kwh_import", "kwh_export")
 #: The scorers of the real-readings table: the project's and the baselines.
 SCORERS = ("ami", "drop_ratio", "reference_iforest")

@@ -1,7 +1,7 @@
 """Per-meter evidence from meter events and register reads, to join onto interval signals.
 
 This module owns two sources of theft evidence that the load profile alone does not give
-(DESIGN.md §2, §4), each reduced to one row per meter that ``signals.py``'s table can be
+(README: data contract), each reduced to one row per meter that ``signals.py``'s table can be
 joined with on ``meter_id``:
 
 - **Events** (``meter_id``, ``event_at``, ``event_code``): tamper alarms (cover open,
@@ -503,7 +503,7 @@ def _bronze_rows(
         name: load
         for name, load in current_files(manifest, kind).items()
         if not name.startswith(f"{HES_API_DATASET}/")
-        and days.intersection(manifest[name].get("dates") or [])
+        and days.intersection(manifest[name].dates)
     }
     if not files:
         return None

@@ -1,7 +1,7 @@
 """Inspection outcomes: what the crews found, kept in the gold table ``inspections``.
 
 Loss-reduction teams inspect the meters the anomaly list ranks and record what they found
-(DESIGN.md §4: ``outcome`` theft / meter_fault / billing_error / no_issue, the energy
+(README, inspections: ``outcome`` theft / meter_fault / billing_error / no_issue, the energy
 recovered and a note), from a file (``ami anomalies inspections --file``) or through the
 landing zone (``inspections*`` files). The table holds one row per meter × inspection
 instant; the scorer learns from it (``read_inspections``).

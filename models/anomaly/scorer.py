@@ -965,7 +965,7 @@ def score_meters(
     at stake] and its value ``est_unbilled_vnd_month`` [VND, excluding VAT, at the
     customer group's tariff; no group = household], ``customer_group`` and ``model``
     (``unsupervised``, or ``supervised`` once inspection outcomes could train one). Meter
-    ``events`` and ``registers`` (DESIGN.md §4), when given, add tamper, reverse-current
+    ``events`` and ``registers`` (README: data contract), when given, add tamper, reverse-current
     and register-versus-profile evidence.
 
     Optional enrichments never withhold the ranking: prices, events, register reads, the

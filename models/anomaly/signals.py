@@ -552,8 +552,8 @@ def transformer_day_losses(
 ) -> pl.DataFrame | None:
     """Loss per transformer and local day from its total meter and its customers' meters.
 
-    in = Σ total-meter import + Σ customers' export, out = Σ customers' import (DESIGN.md
-    §2); days where the total meter misses intervals are left out. None without total
+    in = Σ total-meter import + Σ customers' export, out = Σ customers' import (README
+    "Losses"); days where the total meter misses intervals are left out. None without total
     meters.
     """
     roles = topo.select("meter_id", "meter_role", "transformer_id").filter(

@@ -82,7 +82,7 @@ def reflect_table(engine: sa.Engine, url: str, table: str) -> sa.Table:
     if missing:
         raise ConfigError(
             f"CMIS table {table!r} in {redact_url(url)} lacks column(s) {', '.join(missing)}",
-            fix="map the CMIS export onto the canonical columns of DESIGN.md §4",
+            fix="map the CMIS export onto the canonical columns of the README (data contract)",
         )
     return found
 

@@ -15,7 +15,7 @@ METERS_TABLE = CMIS_METERS_TABLE
 #: Incremental cursor column: the time a row was last written in CMIS.
 CURSOR_COLUMN = "updated_at"
 
-#: Canonical columns (DESIGN.md §4) and their SQL type family in CMIS.
+#: Canonical columns (README: data contract) and their SQL type family in CMIS.
 METER_COLUMNS: dict[str, str] = {
     "meter_id": "text", "customer_id": "text", "meter_role": "text",
     "customer_group": "text", "transformer_id": "text", "feeder_id": "text",

@@ -19,6 +19,7 @@ from fsspec.spec import AbstractFileSystem
 from ami.errors import ConfigError, TransientError
 from ami.instants import parse_series, problem
 from pipelines.filedrop.settings import KINDS, SUFFIXES, TIME_COLUMNS
+from warehouse.state import Manifest
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _unreachable(url: str, exc: Exception) -> TransientError:
 
 
 def list_landing(landing: str | Path,
-                 known: dict[str, dict[str, object]] | None = None) -> list[LandingFile]:
+                 known: Manifest | None = None) -> list[LandingFile]:
     """Every loadable file of the landing zone, sorted by kind order then name.
 
     The landing zone is a local folder or a URL (``s3://bucket/prefix``,
@@ -112,9 +113,9 @@ def list_landing(landing: str | Path,
         if kind is None or info.get("type") != "file":
             continue
         path, size, mtime = str(info["name"]), int(info.get("size") or 0), _mtime(info)
-        before = (known or {}).get(name, {})
-        same = before.get("size") == size and before.get("mtime") == mtime and mtime
-        sha = str(before["sha256"]) if same else sha256_of(fs, path)
+        before = (known or {}).get(name)
+        same = before is not None and before.size == size and before.mtime == mtime and mtime
+        sha = before.sha256 if same and before is not None else sha256_of(fs, path)
         files.append(LandingFile(name, kind, path, size, mtime, sha, fs))
     return sorted(files, key=lambda f: (KINDS.index(f.kind), f.name))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from warehouse.layout import FILEDROP_DATASET
 
-#: Required canonical columns per file kind (DESIGN.md §4). A file missing one of them
+#: Required canonical columns per file kind (README: data contract). A file missing one of them
 #: is quarantined whole; extra columns are kept in bronze.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "meters": ("meter_id", "meter_role", "transformer_id"),

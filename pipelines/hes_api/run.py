@@ -25,7 +25,7 @@ from pipelines.hes_api.settings import (
     PIPELINE_NAME,
 )
 from warehouse import Warehouse
-from warehouse.state import MANIFEST, read_manifest, write_json
+from warehouse.state import ManifestEntry, read_manifest, write_json, write_manifest
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,7 @@ def register_loads(warehouse: Warehouse, load_ids: list[str], *, settings: Setti
             pl.col("_dlt_load_id").cast(pl.String) == load_id).select("interval_end").collect()
         if rows.height:
             date_rows = local_dates(rows, "readings", settings.tz)
-            manifest[manifest_name(load_id)] = {
-                "kind": "readings", "sha256": "", "status": "loaded", "load_id": load_id,
-                "dataset": DATASET, "dates": sorted(date_rows), "date_rows": date_rows,
-                "rows": rows.height, "reason": None,
-            }
-    write_json(warehouse, MANIFEST, manifest)
+            manifest[manifest_name(load_id)] = ManifestEntry(
+                kind="readings", load_id=load_id, dataset=DATASET,
+                dates=tuple(sorted(date_rows)), date_rows=date_rows, rows=rows.height)
+    write_manifest(warehouse, manifest)

@@ -26,7 +26,7 @@ def test_demo_pulls_the_readings_from_the_simulator(settings: Settings,
     served = sum(pl.read_csv(p, infer_schema=False).height for p in feed.glob("readings*"))
     manifest = read_manifest(Warehouse.at(settings.warehouse))
     api = [e for name, e in manifest.items() if name.startswith("hes_api/")]
-    assert api and sum(int(e["rows"]) for e in api) == served
+    assert api and sum(e.rows for e in api) == served
     wh = Warehouse.at(settings.warehouse)
     month = wh.scan("balance_month").filter(pl.col("level") == "province").collect()
     assert month.filter(pl.col("period") == "2026-09")["measured_share"].item() > 0.95

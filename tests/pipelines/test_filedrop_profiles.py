@@ -1,5 +1,6 @@
 """Vendor source profiles: a Vietnamese head-end export lands exactly like the canonical one."""
 
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
+from pipelines.filedrop.settings import REQUIRED_COLUMNS
 from tests.quality.test_vee import METERS, write_landing
 from warehouse import Warehouse
 
@@ -98,3 +100,14 @@ def test_truncated_gzip_is_quarantined(settings: Settings, tmp_path: Path) -> No
     [bad] = result.quarantined
     assert "gzip" in (bad.reason or "")
     assert "ask for the file again" in (bad.reason or "")
+
+
+def test_the_readme_contract_table_names_the_required_columns() -> None:
+    """The README's data-contract table: the bold columns of each kind are the required ones."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| kind | columns |", 1)[1].split("\n\n", 1)[0]
+    bold = {}
+    for line in table.strip().splitlines()[1:]:
+        kind, columns = (cell.strip() for cell in line.strip("|").split("|", 1))
+        bold[kind.split(" ")[0]] = tuple(re.findall(r"\*\*`(\w+)`\*\*", columns))
+    assert bold == REQUIRED_COLUMNS

@@ -118,10 +118,10 @@ def test_retention_retires_old_deliveries(chain: Warehouse,
     dry = retain_bronze(chain, before=date(2026, 10, 2), dry_run=True)
     assert dry.retired_entries == ["readings_2026-10-01.csv"]
     assert len(dry.deleted_files) == 1 and dry.deleted_rows > 0
-    assert read_manifest(chain)["readings_2026-10-01.csv"]["status"] == "loaded"
+    assert read_manifest(chain)["readings_2026-10-01.csv"].status == "loaded"
     done = retain_bronze(chain, before=date(2026, 10, 2))
     assert done.deleted_files == dry.deleted_files
-    assert read_manifest(chain)["readings_2026-10-01.csv"]["status"] == "retired"
+    assert read_manifest(chain)["readings_2026-10-01.csv"].status == "retired"
     assert len(chain.bronze_parts("filedrop", "readings")) == 1
     # silver of the retired day stays, and is not rebuilt from the bronze that is gone
     assert_frame_equal(chain.scan("readings", date="2026-10-01").collect(), silver_day1)
