@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -317,11 +318,16 @@ def score_days(
         .drop("date")
     )
     meters = _meters(warehouse)
-    history = _history_changes(warehouse, _history_days(warehouse, "anomaly_days", days[-1]))
-    signals = signals_from_bins(bins, meters, settings=settings,
-                                as_of=_day_end(days[-1], settings),
-                                transformer_losses=_transformer_losses(warehouse, days),
-                                history=history)
+    # The history's change points (NumPy, one core) are worked out beside the window's
+    # signals (Polars): neither needs the other until they are joined, and together they
+    # keep both cores busy.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ami-history") as pool:
+        history = pool.submit(_history_changes, warehouse,
+                              _history_days(warehouse, "anomaly_days", days[-1]))
+        signals = signals_from_bins(bins, meters, settings=settings,
+                                    as_of=_day_end(days[-1], settings),
+                                    transformer_losses=_transformer_losses(warehouse, days),
+                                    history=history)
     note_unlisted_meters(signals, meters, notes)
     window = Window.ending(_day_end(days[-1], settings), settings)
     signals = with_evidence(

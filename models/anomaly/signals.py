@@ -21,6 +21,7 @@ Signal vocabulary (units in brackets), one row per meter, see ``SIGNAL_COLUMNS``
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -345,7 +346,7 @@ def signals_from_bins(
     settings: Settings,
     as_of: datetime,
     transformer_losses: pl.DataFrame | None = None,
-    history: pl.DataFrame | None = None,
+    history: pl.DataFrame | Future[pl.DataFrame | None] | None = None,
 ) -> pl.DataFrame:
     """``compute_signals`` from stored hour bins (``day_bins`` output with a ``day`` column).
 
@@ -353,7 +354,8 @@ def signals_from_bins(
     read only its own row groups, so a province is read once, not once per chunk. Give
     the bins of the window's days only (filter the partitions): other filters run per chunk
     in memory, because a filter on a derived column stops the scan from streaming.
-    ``history``: ``change_signals`` of the stored day tables (gold ``anomaly_days``).
+    ``history``: ``change_signals`` of the stored day tables (gold ``anomaly_days``), or
+    their future: it is waited for when the window's chunks are done.
     """
     window = Window.ending(as_of, settings)
     topo = _current_topology(meters, window.as_of) if meters is not None else None
@@ -378,6 +380,8 @@ def signals_from_bins(
             pl.col("meter_id").cast(keys, strict=False)).drop_nulls("meter_id")
         parts.append(_bin_signals(part, chunk_topo, window, transformer_losses)
                      .with_columns(pl.col("meter_id").cast(pl.String)))
+    if isinstance(history, Future):
+        history = history.result()
     return _finish(parts, window, settings, history)
 
 
