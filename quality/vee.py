@@ -485,7 +485,10 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     delivered = own_delivery(manifest, day, settings=settings)
     blocks = list(build_blocks(good, expected, inputs.start,
                                default_minutes=settings.interval_minutes))
-    quarantine_parts = [quarantined]
+    # quarantined: rows that failed parsing, copies of one cell that disagree, and rows
+    # the rules rejected (an estimate took their place) — kept apart, counted apart
+    conflict_parts: list[pl.DataFrame] = []
+    rejected_parts: list[pl.DataFrame] = []
     finding_parts = [quarantine_findings(quarantined)]
     dropped = 0
     dup_entries = []
@@ -494,18 +497,19 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
             first, copies, conflicts, dup_findings, per_entry = deduplicate(block.collisions)
             block.place(first)
             dropped += copies
-            quarantine_parts.append(conflicts)
+            conflict_parts.append(conflicts)
             finding_parts.append(dup_findings)
             dup_entries.append(per_entry)
     entries = _entry_counts(good, bad, dup_entries)
-    resolved = len(quarantine_parts)
     rejected_rows = _rejected_cells(quarantined, settings=settings)
+    sources = dict(inputs.sources)
     for block in blocks:
-        rows, found = _vee_block(block, inputs, good, rejected_rows, warehouse,
-                                 delivered=delivered, settings=settings)
-        quarantine_parts += rows
+        rows, found, used = _vee_block(block, inputs, good, rejected_rows, warehouse,
+                                       delivered=delivered, settings=settings)
+        rejected_parts += rows
         finding_parts += found
-    conflicting = sum(part.height for part in quarantine_parts[1:resolved])
+        sources.update(used)
+    conflicting = sum(part.height for part in conflict_parts)
     accepted = good.height - dropped - conflicting
     del good  # free the typed rows before silver is built
     silver = pl.concat([b.to_frame() for b in blocks]) if blocks else pl.DataFrame(
@@ -520,8 +524,8 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
         finding_parts.append(_partial_day_finding(silver, day))
     finding_parts += _day_findings(silver, inputs, settings=settings)
     findings = pl.concat(finding_parts).sort("level", "node_id", "first_interval_end", "rule")
-    rejected = sum(part.height for part in quarantine_parts[resolved:])
-    quarantine = pl.concat(quarantine_parts)
+    rejected = sum(part.height for part in rejected_parts)
+    quarantine = pl.concat([quarantined, *conflict_parts, *rejected_parts])
     counts = VeeCounts(
         date=day, rows_in=rows_in, accepted=accepted,
         duplicates_dropped=dropped, quarantined=quarantined.height + conflicting,
@@ -533,7 +537,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     )
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
                quality=quality_day(silver, inputs.attrs, findings), audit=audit,
-               sources=inputs.sources, sort=several)
+               sources=sources, sort=several)
     write_json(warehouse, f"vee/{day}.json", asdict(counts))
     return counts
 
@@ -576,8 +580,12 @@ def _rejected_cells(quarantined: pl.DataFrame, *, settings: Settings) -> pl.Data
 
 def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl.DataFrame,
                warehouse: Warehouse, *, delivered: bool, settings: Settings,
-               ) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
-    """Validate and estimate one block in place; its quarantine rows and findings."""
+               ) -> tuple[list[pl.DataFrame], list[pl.DataFrame], dict[str, str]]:
+    """Validate and estimate one block in place.
+
+    Returns its quarantine rows, its findings and the sources its estimates read (the
+    like days of other dates).
+    """
     ctx = _context(block, day.attrs, readings_only=day.readings_only)
     before = block.quality == MISSING
     # intervals whose row was delivered but quarantined: not "missing", named by their rule
@@ -612,15 +620,15 @@ def _vee_block(block: Block, day: _Day, lineage: pl.DataFrame, rejected_rows: pl
         pl.lit(HISTORY_DAYS))))
     estimate.linear(block, max_gap_minutes=settings.max_interpolation_gap_minutes)
     estimate.scale_to_register(block, register)
+    profile_sources: dict[str, str] = {}
     if (block.quality == MISSING).any():
         need = block.meter_ids.filter(pl.Series((block.quality == MISSING).any(axis=1)))
         profile, profile_sources = like_day_profile(warehouse, day.day, need,
                                                     settings=settings)
-        day.sources.update(profile_sources)
         estimate.like_day(block, _profile_matrix(block, profile), register)
     findings += _flags(block, ctx, day.periods, before, day.history, delivered=delivered,
                        settings=settings)
-    return quarantine, findings
+    return quarantine, findings, profile_sources
 
 
 def _partial_day_finding(silver: pl.DataFrame, day: str) -> pl.DataFrame:
