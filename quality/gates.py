@@ -70,6 +70,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from importlib.resources import files
 from operator import add, or_
 from pathlib import Path
 from typing import Any, Literal
@@ -440,74 +441,17 @@ def _rows_for_gx(frame: pl.LazyFrame, layer: _Layer, scan: _Scan) -> tuple[pl.Da
 
 # --- Data Docs that read offline -----------------------------------------------------
 
-#: Zero-specificity rules (``:where``) lose to the CDN's Bootstrap and Font Awesome when
-#: those load, and mark pass / fail / error in words and colour when they do not.
-_OFFLINE_CSS = """
-:where(i.fa-check-circle)::before { content: "✔ passed"; }
-:where(i.fa-times)::before { content: "✘ failed"; }
-:where(i.fa-exclamation-triangle)::before { content: "⚠ error"; }
-:where(.text-success) { color: #1e7e34; }
-:where(.text-danger) { color: #c82333; font-weight: bold; }
-:where(.text-warning) { color: #9a6700; }
-:where(table.ami-offline-table) { border-collapse: collapse; }
-:where(table.ami-offline-table td, table.ami-offline-table th) {
-  border: 1px solid #ccc; padding: 2px 6px;
-}
-"""
-
-#: GX's ``bootstrap_table.j2`` leaves an empty ``<table>`` for jQuery to fill from a CDN;
-#: this one writes the rows as HTML and lets bootstrap-table take over when it loads.
-_OFFLINE_TABLE = """{% include 'content_block_header.j2' %}
-{% if "styling" in content_block and "body" in content_block["styling"] -%}
-  {% set body_styling = content_block["styling"]["body"] | render_styling -%}
-{% else -%}
-  {% set body_styling = "" -%}
-{% endif -%}
-{% set table_options = content_block.get("table_options", {}) %}
-{% set table_id = content_block_id ~ "-body-table" %}
-{% set table_columns = content_block["table_columns"] %}
-{% set table_data = content_block["table_data"] | render_bootstrap_table_data %}
-{% set fields = table_columns | map(attribute="field") | list %}
-{% set link_field = "run_time" if "run_time" in fields else fields[0] %}
-<div id="{{ table_id }}-toolbar" class="ml-1"></div>
-<table id="{{ table_id }}" class="ami-offline-table" {{ body_styling
-  | replace("{{section_id}}", section_id) | replace("{{content_block_id}}", content_block_id) }}>
-  <thead><tr>
-    {% for column in table_columns %}<th>{{ column["title"] }}</th>{% endfor %}
-  </tr></thead>
-  <tbody>
-  {% for row in table_data %}<tr>{% for field in fields %}<td>
-    {%- if field == link_field and row.get("_table_row_link_path") -%}
-      <a href="{{ row["_table_row_link_path"] }}">{{ row.get(field, "") }}</a>
-    {%- else -%}{{ row.get(field, "") }}{%- endif -%}
-  </td>{% endfor %}</tr>
-  {% endfor %}
-  </tbody>
-</table>
-{% include 'bootstrap_table_js_functions.j2' %}
-<script>
-  if (window.jQuery && jQuery.fn.bootstrapTable) {
-    $('#{{ table_id }}').bootstrapTable(Object.assign(
-      {columns: {{ table_columns }}, data: {{ table_data }},
-       toolbar: '#{{ table_id }}-toolbar'}, {{ table_options }}));
-    {% if table_options.get("rowAttributes") == "rowAttributesLinks" %}
-    $('#{{ table_id }}').on('click-row.bs.table', function(e, row, $element) {
-      window.location = $element.data("href");
-    });
-    {% endif %}
-  }
-</script>
-"""
-
-_OFFLINE_TEMPLATES = {
-    "data_docs_custom_styles.css": _OFFLINE_CSS,
-    "bootstrap_table.j2": _OFFLINE_TABLE,
-}
+#: The offline Data Docs templates (package data, ``quality/templates``), put in front of
+#: GX's own: its custom styles mark pass / fail / error without the CDN's fonts, and its
+#: ``bootstrap_table.j2`` writes the rows as HTML instead of leaving them to jQuery.
+OFFLINE_TEMPLATES = ("data_docs_custom_styles.css", "bootstrap_table.j2")
 
 
 def _offline(env: Environment) -> None:
     """Put the offline templates in front of GX's own."""
-    loaders: list[BaseLoader] = [DictLoader(_OFFLINE_TEMPLATES)]
+    templates = files("quality") / "templates"
+    loaders: list[BaseLoader] = [DictLoader(
+        {name: (templates / name).read_text(encoding="utf-8") for name in OFFLINE_TEMPLATES})]
     env.loader = ChoiceLoader([*loaders, env.loader] if env.loader else loaders)
 
 
