@@ -63,8 +63,7 @@ def rounded(column: str | pl.Expr, decimals: int) -> pl.Expr:
     """
     if not 0 <= decimals <= MICRO_DIGITS:
         raise ValueError(f"decimals must be 0 to {MICRO_DIGITS}, got {decimals}")
-    value = pl.col(column) if isinstance(column, str) else column
-    micro = (value * 10**MICRO_DIGITS).round().cast(pl.Int64)
+    micro = micro_kwh(column)
     step = 10 ** (MICRO_DIGITS - decimals)
     units = (micro.abs() + step // 2) // step * micro.sign()
     # a division by a constant is a product with its inverse in Polars, a bit off at

@@ -115,7 +115,7 @@ def _build(out_dir: Path, **overrides: Any) -> MonthlyReportPaths:
     return build_monthly_report(**arguments)
 
 
-def _table(sheet: Worksheet) -> list[dict[str, Any]]:
+def sheet_table(sheet: Worksheet) -> list[dict[str, Any]]:
     """Body rows of a report sheet keyed by header, down to the first empty row."""
     headers = [c.value for c in sheet[HEADER_ROW]]
     rows = []
@@ -182,7 +182,7 @@ def test_loss_headers_are_vietnamese(built: MonthlyReportPaths) -> None:
 
 
 def test_consumption_rows_use_plan_group_names(built: MonthlyReportPaths) -> None:
-    rows = _table(load_workbook(built.workbook)[SHEET_CONSUMPTION])
+    rows = sheet_table(load_workbook(built.workbook)[SHEET_CONSUMPTION])
     assert [r["Nhóm khách hàng"] for r in rows] == [*GROUP_ROWS, "Tổng cộng"]
 
 
@@ -204,7 +204,7 @@ def test_formatting_and_print_setup(built: MonthlyReportPaths) -> None:
 
 
 def test_province_row_is_golds_province_balance(built: MonthlyReportPaths) -> None:
-    rows = _table(load_workbook(built.workbook)[SHEET_LOSSES])
+    rows = sheet_table(load_workbook(built.workbook)[SHEET_LOSSES])
     province = rows[-1]
     branches = BALANCES.filter(pl.col("level") == "branch")
     assert province["Đơn vị"] == "Toàn tỉnh"
@@ -225,7 +225,7 @@ def test_province_row_is_golds_province_balance(built: MonthlyReportPaths) -> No
 
 def test_unreliable_branch_is_marked(built: MonthlyReportPaths) -> None:
     sheet = load_workbook(built.workbook)[SHEET_LOSSES]
-    rows = _table(sheet)
+    rows = sheet_table(sheet)
     notes = {r["Đơn vị"]: r["Ghi chú"] for r in rows}
     assert "chưa đủ tin cậy" in notes["Điện lực Lộc Bình"]
     assert notes["Điện lực Thành phố Lạng Sơn"] is None
@@ -247,7 +247,7 @@ def test_unreliable_branch_is_marked(built: MonthlyReportPaths) -> None:
 )
 def test_loss_met_logic(tmp_path: Path, loss_pct: float, plan: str, stretch: str) -> None:
     balances = gold_month(loss_pct)
-    rows = _table(load_workbook(_build(tmp_path, balances=balances).workbook)[SHEET_LOSSES])
+    rows = sheet_table(load_workbook(_build(tmp_path, balances=balances).workbook)[SHEET_LOSSES])
     assert len(rows) == 2
     for row in rows:
         assert row["So với kế hoạch"] == plan
@@ -294,7 +294,7 @@ def test_savings_met_logic(
 
 def test_missing_last_year_is_said_not_invented(tmp_path: Path) -> None:
     paths = _build(tmp_path, consumption_last_year=None)
-    rows = _table(load_workbook(paths.workbook)[SHEET_CONSUMPTION])
+    rows = sheet_table(load_workbook(paths.workbook)[SHEET_CONSUMPTION])
     last_year_column = "Cùng kỳ tháng 10/2025 (kWh)"
     assert {r[last_year_column] for r in rows} == {"Chưa có số liệu cùng kỳ"}
     assert {r["Tăng (+) / giảm (-) (%)"] for r in rows} == {None}
@@ -319,7 +319,7 @@ def test_group_missing_last_year_only_that_row(tmp_path: Path) -> None:
 def test_json_equals_workbook_numbers(built: MonthlyReportPaths) -> None:
     book = load_workbook(built.workbook)
     document = json.loads(built.json.read_text(encoding="utf-8"))
-    loss_rows = _table(book[SHEET_LOSSES])
+    loss_rows = sheet_table(book[SHEET_LOSSES])
     assert len(loss_rows) == len(document["losses"])
     for cell_row, item in zip(loss_rows, document["losses"], strict=True):
         assert cell_row["Đơn vị"] == item["name"]
@@ -329,7 +329,7 @@ def test_json_equals_workbook_numbers(built: MonthlyReportPaths) -> None:
         assert cell_row["Tỷ lệ tổn thất (%)"] == item["loss_pct"]
         assert cell_row["Tổn thất kỹ thuật ước tính (kWh)"] == item["technical_loss_kwh"]
         assert cell_row["Tỷ lệ đo đếm (%)"] == item["measured_share"]
-    group_rows = _table(book[SHEET_CONSUMPTION])
+    group_rows = sheet_table(book[SHEET_CONSUMPTION])
     for cell_row, item in zip(group_rows, document["consumption"], strict=True):
         assert cell_row["Nhóm khách hàng"] == item["group_name"]
         assert cell_row["Sản lượng tháng 10/2026 (kWh)"] == item["consumption_kwh"]

@@ -25,11 +25,11 @@ from ami.vocabulary import MeterRole, Quality
 from models.balances import attach_topology
 from reports.monthly.from_warehouse import build_from_warehouse
 from reports.monthly.workbook import (
-    HEADER_ROW,
     SHEET_COVER,
     SHEET_LOSSES,
     MonthlyReportPaths,
 )
+from tests.reports.test_monthly import sheet_table
 from warehouse import Warehouse
 
 MONTH = "2026-10"
@@ -56,15 +56,8 @@ def published(value: float | None, decimals: int) -> float | None:
 
 
 def sheet_rows(path: Path, sheet: str) -> list[dict[str, Any]]:
-    """Body rows of a report sheet keyed by header, down to the first empty row."""
-    book = load_workbook(path)[sheet]
-    headers = [c.value for c in book[HEADER_ROW]]
-    rows = []
-    for row in book.iter_rows(min_row=HEADER_ROW + 1, values_only=True):
-        if row[1] is None:
-            break
-        rows.append(dict(zip(headers, row, strict=True)))
-    return rows
+    """Body rows of a report sheet keyed by header (``test_monthly.sheet_table``)."""
+    return sheet_table(load_workbook(path)[sheet])
 
 
 def gold_month(settings: Settings) -> pl.DataFrame:
