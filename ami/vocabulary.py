@@ -25,6 +25,7 @@ __all__ = [
     "EVENT_CODES",
     "CustomerGroup",
     "EventCategory",
+    "Finding",
     "InspectionOutcome",
     "MeterRole",
     "Quality",
@@ -72,6 +73,30 @@ class Rule(StrEnum):
     ZERO_RUN = "zero_run"
     UNKNOWN_METER = "unknown_meter"
     HIGH_VALUE = "high_value"
+
+
+class Finding(StrEnum):
+    """Rules VEE names in ``findings`` and the day's ``quality_day.rules``, not in silver.
+
+    They judge a run of intervals, a meter-day or a transformer-day (the duplicates also
+    name quarantined rows), so silver ``rule`` does not carry them. Other layers read them
+    there: the anomaly scorer leaves out the days a meter over-registered
+    (``MULTIPLIER_JUMP``).
+    """
+
+    MISSING_INTERVAL = "missing_interval"
+    NO_READINGS_DAY = "no_readings_day"
+    NEVER_REPORTING = "never_reporting"
+    DUPLICATE_EQUAL = "duplicate_equal"
+    DUPLICATE_CONFLICTING = "duplicate_conflicting"
+    REVERSE_ENERGY = "reverse_energy"
+    REGISTER_MISMATCH = "register_mismatch"
+    CLOCK_ADJUSTED = "clock_adjusted"
+    MULTIPLIER_JUMP = "multiplier_jump"
+    GROUP_HIGH = "group_high"
+    GROUP_LOW = "group_low"
+    TRANSFORMER_OUTAGE = "transformer_outage"
+    TRANSFORMER_DATA_FAULT = "transformer_data_fault"
 
 
 class MeterRole(StrEnum):

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from ami.settings import Settings
-from ami.vocabulary import Rule
+from ami.vocabulary import Finding, Rule
 from quality.grid import MEASURED, Block, run_lengths, runs
 from warehouse.schemas import schema_of
 
@@ -22,11 +22,11 @@ FINDINGS_SCHEMA = schema_of("findings").polars
 
 #: Rules with their meaning, for the evaluation and the docs (rule → what it finds).
 RULE_TEXT: dict[str, str] = {
-    "missing_interval": "intervals the head-end did not deliver",
-    "no_readings_day": "a meter expected that day delivered nothing",
-    "never_reporting": "a meter listed in the customer system has never reported",
-    "duplicate_equal": "the same interval delivered twice with the same value",
-    "duplicate_conflicting": "the same interval delivered twice with different values",
+    Finding.MISSING_INTERVAL: "intervals the head-end did not deliver",
+    Finding.NO_READINGS_DAY: "a meter expected that day delivered nothing",
+    Finding.NEVER_REPORTING: "a meter listed in the customer system has never reported",
+    Finding.DUPLICATE_EQUAL: "the same interval delivered twice with the same value",
+    Finding.DUPLICATE_CONFLICTING: "the same interval delivered twice with different values",
     Rule.NEGATIVE_VALUE: "a negative interval energy",
     Rule.OFF_GRID_TIMESTAMP: "an interval end off the meter's interval grid",
     Rule.FUTURE_TIMESTAMP: "an interval end in the future",
@@ -36,16 +36,16 @@ RULE_TEXT: dict[str, str] = {
     Rule.HIGH_VALUE: "energy far above the meter's own day, kept: no register delta to judge it",
     Rule.FLAT_LINE: "the same non-zero value for many intervals (stuck meter)",
     Rule.ZERO_RUN: "zero energy for hours on a meter that normally consumes",
-    "reverse_energy": "exported energy on a meter without solar",
+    Finding.REVERSE_ENERGY: "exported energy on a meter without solar",
     Rule.UNKNOWN_METER: "readings of a meter the customer system does not list",
     Rule.OUTSIDE_ACTIVE_PERIOD: "readings outside the meter's validity period",
-    "register_mismatch": "the day's interval sum disagrees with the register delta",
-    "clock_adjusted": "the meter reported a clock adjustment",
-    "multiplier_jump": "daily energy suddenly a multiple of its history (CT ratio)",
-    "group_high": "daily energy far above the customer group's usual range",
-    "group_low": "daily energy far below the customer group's usual range",
-    "transformer_outage": "every meter of a transformer at zero, total meter too (outage)",
-    "transformer_data_fault": "every customer of a transformer at zero but energy delivered",
+    Finding.REGISTER_MISMATCH: "the day's interval sum disagrees with the register delta",
+    Finding.CLOCK_ADJUSTED: "the meter reported a clock adjustment",
+    Finding.MULTIPLIER_JUMP: "daily energy suddenly a multiple of its history (CT ratio)",
+    Finding.GROUP_HIGH: "daily energy far above the customer group's usual range",
+    Finding.GROUP_LOW: "daily energy far below the customer group's usual range",
+    Finding.TRANSFORMER_OUTAGE: "every meter of a transformer at zero, total meter too (outage)",
+    Finding.TRANSFORMER_DATA_FAULT: "every customer of a transformer at zero but energy delivered",
 }
 
 
@@ -223,7 +223,7 @@ def reverse_energy(block: Block, has_solar: np.ndarray, expected: np.ndarray) ->
     rows = np.flatnonzero((total > 0.01) & ~has_solar & expected)
     evidence = pl.Series([f"export {v:.2f} kWh in the day, no solar listed"
                           for v in total[rows]], dtype=pl.String)
-    return meter_days(block, rows, "reverse_energy", "flagged", evidence)
+    return meter_days(block, rows, Finding.REVERSE_ENERGY, "flagged", evidence)
 
 
 def group_range(day_kwh: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
@@ -248,8 +248,8 @@ def group_range(day_kwh: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
     )
     return scored.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
-        pl.when(pl.col("_z") > 0).then(pl.lit("group_high")).otherwise(pl.lit("group_low"))
-        .alias("rule"),
+        pl.when(pl.col("_z") > 0).then(pl.lit(Finding.GROUP_HIGH))
+        .otherwise(pl.lit(Finding.GROUP_LOW)).alias("rule"),
         "first_interval_end", "last_interval_end", "n_intervals",
         pl.lit("flagged").alias("action"),
         pl.format("{} kWh/kW in the day; group {} median {} kWh/kW (z = {})",
@@ -295,7 +295,7 @@ def multiplier_jumps(today: pl.DataFrame, history: pl.DataFrame, *,
     )
     return jumped.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
-        pl.lit("multiplier_jump").alias("rule"), "first_interval_end", "last_interval_end",
+        pl.lit(Finding.MULTIPLIER_JUMP).alias("rule"), "first_interval_end", "last_interval_end",
         "n_intervals", pl.lit("flagged").alias("action"),
         pl.format("{} kWh per interval against {} over the {} days before (×{}; base load "
                   "×{}): check the CT ratio / multiplier", pl.col("kwh_per_interval").round(3),
@@ -318,7 +318,7 @@ def register_mismatch(sums: pl.DataFrame, *, settings: Settings) -> pl.DataFrame
         (pl.col("kwh") - pl.col("register_delta_kwh")).abs() > tolerance
     ).select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
-        pl.lit("register_mismatch").alias("rule"), "first_interval_end", "last_interval_end",
+        pl.lit(Finding.REGISTER_MISMATCH).alias("rule"), "first_interval_end", "last_interval_end",
         "n_intervals", pl.lit("flagged").alias("action"),
         pl.format("intervals sum to {} kWh, the register advanced {} kWh",
                   pl.col("kwh").round(3), pl.col("register_delta_kwh").round(3))
@@ -330,7 +330,7 @@ def clock_events(events: pl.DataFrame, step: timedelta) -> pl.DataFrame:
     """A finding per clock-adjust event (meter_id, event_at, event_code)."""
     return events.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
-        pl.lit("clock_adjusted").alias("rule"),
+        pl.lit(Finding.CLOCK_ADJUSTED).alias("rule"),
         pl.col("event_at").alias("first_interval_end"),
         (pl.col("event_at") + step).alias("last_interval_end"),
         pl.lit(0).alias("n_intervals"), pl.lit("flagged").alias("action"),

@@ -38,7 +38,7 @@ from ami.calendar import day_class
 from ami.errors import NoDataError
 from ami.instants import HINT, instant
 from ami.settings import Settings
-from ami.vocabulary import CustomerGroup, EventCategory, MeterRole, Quality, Rule, texts
+from ami.vocabulary import CustomerGroup, EventCategory, Finding, MeterRole, Quality, Rule, texts
 from quality import estimate, rules
 from quality.channels import day_events, event_sources, register_deltas, register_sources
 from quality.days import day_bounds, local_day, shift_day
@@ -218,7 +218,7 @@ def deduplicate(dup: pl.DataFrame,
     ).select(
         "meter_id", pl.col("interval_end").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
         pl.col("kwh_import").cast(pl.String), pl.col("kwh_export").cast(pl.String),
-        pl.lit("duplicate_conflicting").alias("rule"),
+        pl.lit(Finding.DUPLICATE_CONFLICTING).alias("rule"),
         pl.format("conflicting duplicate: kept the value of {} row {}; correct the head-end "
                   "export if that value is wrong", "kept_file", "kept_row").alias("reason"),
         "_file", "_row", "_dlt_load_id",
@@ -228,8 +228,8 @@ def deduplicate(dup: pl.DataFrame,
         pl.col("kwh_import").first().alias("_kept"))
     findings = counts.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
-        pl.when(pl.col("_values") > 1).then(pl.lit("duplicate_conflicting"))
-        .otherwise(pl.lit("duplicate_equal")).alias("rule"),
+        pl.when(pl.col("_values") > 1).then(pl.lit(Finding.DUPLICATE_CONFLICTING))
+        .otherwise(pl.lit(Finding.DUPLICATE_EQUAL)).alias("rule"),
         pl.col("interval_end").alias("first_interval_end"),
         pl.col("interval_end").alias("last_interval_end"), pl.lit(1).alias("n_intervals"),
         pl.when(pl.col("_values") > 1).then(pl.lit("quarantined"))
@@ -242,7 +242,7 @@ def deduplicate(dup: pl.DataFrame,
 
 def quarantine_findings(quarantined: pl.DataFrame) -> pl.DataFrame:
     """A finding per quarantined row (duplicates have their own)."""
-    rows = quarantined.filter(pl.col("rule") != "duplicate_conflicting").with_columns(
+    rows = quarantined.filter(pl.col("rule") != Finding.DUPLICATE_CONFLICTING).with_columns(
         instant("interval_end").alias("_ts"))
     return rows.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").fill_null("").alias("node_id"),
@@ -255,39 +255,84 @@ def quarantine_findings(quarantined: pl.DataFrame) -> pl.DataFrame:
 
 # --- history ----------------------------------------------------------------------------
 
+#: Days a multiplier jump that lasts looks back for the level it is judged against.
+JUMP_LOOKBACK_DAYS = 62
+#: A history day that tells a meter's usual level: measured, neither a jump nor stuck.
+USUAL_LEVEL = (pl.col("n_measured") > 0) & ~pl.col("rules").str.contains(
+    f"{Finding.MULTIPLIER_JUMP}|{Rule.FLAT_LINE}")
+
+
+def like_days(meter_days: pl.DataFrame, day: str) -> pl.DataFrame:
+    """History rows of days of the same class as ``day`` (working day, Saturday, off).
+
+    Only like days compare: an office's Monday against its holiday looks like a
+    multiplier jump. A first Saturday therefore has no history to be judged on.
+    """
+    wanted = day_class(dt.date.fromisoformat(day))
+    dates = [d for d in meter_days["date"].unique().to_list()
+             if day_class(dt.date.fromisoformat(d)) == wanted]
+    return meter_days.filter(pl.col("date").is_in(dates))
+
+
 @dataclass(frozen=True)
 class History:
     """What earlier days say about the meters, and the partitions it was read from."""
 
     meter_days: pl.DataFrame   # quality_day meter rows of earlier days: meter_id, date, …
     sources: dict[str, str]
-
-    def like(self, day: str) -> pl.DataFrame:
-        """History rows of days of the same class as ``day`` (working day, Saturday, off).
-
-        Only like days compare: an office's Monday against its holiday looks like a
-        multiplier jump. A first Saturday therefore has no history to be judged on.
-        """
-        wanted = day_class(dt.date.fromisoformat(day))
-        dates = [d for d in self.meter_days["date"].unique().to_list()
-                 if day_class(dt.date.fromisoformat(d)) == wanted]
-        return self.meter_days.filter(pl.col("date").is_in(dates))
+    #: Days before ``HISTORY_DAYS`` of the meters whose two weeks hold too few days of
+    #: their usual level because they were judged jumps: the level before the jump.
+    before_jumps: pl.DataFrame
 
     @classmethod
-    def read(cls, warehouse: Warehouse, day: str) -> History:
-        """``quality_day`` of the ``HISTORY_DAYS`` days before ``day`` (those that exist)."""
+    def read(cls, warehouse: Warehouse, day: str, *, settings: Settings) -> History:
+        """``quality_day`` of the ``HISTORY_DAYS`` days before ``day`` (those that exist).
+
+        A multiplier that stays makes every day a jump; after two weeks no day of the
+        history would show the level it is judged against. For those meters the history
+        reaches back, up to ``JUMP_LOOKBACK_DAYS``, until it holds enough such days.
+        """
         frames, sources = [], {}
-        for back in range(1, HISTORY_DAYS + 1):
+
+        def read_day(back: int, meters: pl.Series | None = None) -> None:
             other = shift_day(day, -back)
             meta = partition_meta(warehouse, "quality_day", {"date": other})
             if meta is None:
-                continue
+                return
             sources[f"quality_day:{other}"] = meta.checksum
-            frames.append(warehouse.read("quality_day", {"date": other}).filter(
-                pl.col("level") == "meter").with_columns(pl.lit(other).alias("date")))
+            rows = pl.col("level") == "meter"
+            if meters is not None:
+                rows &= pl.col("node_id").is_in(meters.implode())
+            frames.append(warehouse.scan_files([warehouse.data_file("quality_day",
+                                                                    {"date": other})])
+                          .filter(rows).with_columns(pl.lit(other).alias("date")).collect())
+
+        for back in range(1, HISTORY_DAYS + 1):
+            read_day(back)
+        recent = len(frames)
         empty = pl.DataFrame(schema={**QUALITY_DAY_SCHEMA, "date": pl.String()})
-        frame = pl.concat(frames, how="diagonal_relaxed") if frames else empty
-        return cls(frame.rename({"node_id": "meter_id"}), sources)
+        meter_days = pl.concat(frames, how="diagonal_relaxed") if frames else empty
+        short = _short_of_usual_level(meter_days, settings.multiplier_min_history_days)
+        jumping = meter_days.filter(pl.col("node_id").is_in(short.implode()))
+        for back in range(HISTORY_DAYS + 1, JUMP_LOOKBACK_DAYS + 1):
+            if short.len() == 0:
+                break
+            read_day(back, short)
+            short = _short_of_usual_level(pl.concat([jumping, *frames[recent:]],
+                                                    how="diagonal_relaxed"),
+                                          settings.multiplier_min_history_days)
+        before = (pl.concat(frames[recent:], how="diagonal_relaxed")
+                  if len(frames) > recent else empty)
+        return cls(meter_days.rename({"node_id": "meter_id"}), sources,
+                   before.rename({"node_id": "meter_id"}))
+
+
+def _short_of_usual_level(meter_days: pl.DataFrame, min_days: int) -> pl.Series:
+    """Meters judged a jump in ``meter_days`` that have fewer than ``min_days`` usual days."""
+    return meter_days.group_by("node_id").agg(
+        pl.col("rules").str.contains(Finding.MULTIPLIER_JUMP).any().alias("_jumped"),
+        USUAL_LEVEL.sum().alias("_usual"),
+    ).filter(pl.col("_jumped") & (pl.col("_usual") < min_days))["node_id"]
 
 
 def like_day_profile(warehouse: Warehouse, day: str, meters: pl.Series, *,
@@ -443,7 +488,7 @@ class _Day:
         start, end = day_bounds(day, settings)
         all_meters = warehouse.scan("meters").collect()
         meters = meters_valid_on(all_meters, start, end)
-        history = History.read(warehouse, day)
+        history = History.read(warehouse, day, settings=settings)
         readings_only = all_meters.height == 0
         # Expected today: the meters valid today; with no customer system, those that
         # reported in the history (a meter silent all day is then a no_readings_day).
@@ -689,10 +734,10 @@ def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarra
     reported_before = history.meter_days.filter(pl.col("n_measured") > 0)["meter_id"].unique()
     seen = block.meter_ids.is_in(reported_before.implode()).to_numpy()
     never = whole & ~seen & (history.meter_days.height > 0)
-    for rows_, rule, text in ((np.flatnonzero(never), "never_reporting",
+    for rows_, rule, text in ((np.flatnonzero(never), Finding.NEVER_REPORTING,
                                "listed in the customer system but has not reported on any "
                                "day of the history: check the meter's communication"),
-                              (np.flatnonzero(whole & ~never), "no_readings_day",
+                              (np.flatnonzero(whole & ~never), Finding.NO_READINGS_DAY,
                                "nothing delivered for the whole day")):
         filled = (block.quality[rows_] == ESTIMATED).all(axis=1)
         parts.append(rules.meter_days(
@@ -703,7 +748,7 @@ def _flags(block: Block, ctx: _Context, periods: pl.DataFrame, before: np.ndarra
         & (block.rule != RULE[Rule.SPIKE]) & delivered
     for state, action in ((ESTIMATED, "estimated"), (MISSING, "left missing")):
         parts.append(rules.from_runs(block, gaps & (block.quality == state),
-                                     "missing_interval", action,
+                                     Finding.MISSING_INTERVAL, action,
                                      pl.format("{} interval(s) not delivered", "length")))
     return parts
 
@@ -746,21 +791,22 @@ def _day_findings(silver: pl.DataFrame, day: _Day, *,
 def _jump_history(day: _Day, *, settings: Settings) -> pl.DataFrame:
     """Earlier days a meter's energy is compared with for multiplier jumps.
 
-    Like days (working day / Saturday / off) without a day already judged a jump or a
-    stuck meter. Households and street lights use the same energy whatever the day type,
-    so while they have too few like days, any earlier day serves. (A jump that lasts
-    longer than the history is then the meter's level: it is flagged for two weeks.)
+    Like days (working day / Saturday / off) of the meter's usual level: days already
+    judged a jump or a stuck meter are left out, and a meter whose jump has lasted longer
+    than the two weeks is compared with the days before it (``History.before_jumps``), so a
+    multiplier that stays is flagged every day until it ends (up to
+    ``JUMP_LOOKBACK_DAYS``). Households and street lights use the same energy whatever the
+    day type, so while they have too few like days, any earlier day serves.
     """
-    usable = (pl.col("n_measured") > 0) & ~pl.col("rules").str.contains(
-        f"multiplier_jump|{Rule.FLAT_LINE}")
-    like = day.history.like(day.day).filter(usable)
+    earlier = pl.concat([day.history.meter_days, day.history.before_jumps],
+                        how="diagonal_relaxed").filter(USUAL_LEVEL)
+    like = like_days(earlier, day.day)
     enough = like.group_by("meter_id").len().filter(
         pl.col("len") >= settings.multiplier_min_history_days)["meter_id"]
     steady = day.attrs.filter(pl.col("customer_group").is_in(
         texts((CustomerGroup.RESIDENTIAL, CustomerGroup.PUBLIC_LIGHTING))))["meter_id"]
-    fallback = day.history.meter_days.filter(
-        usable & pl.col("meter_id").is_in(steady.implode())
-        & ~pl.col("meter_id").is_in(enough.implode()))
+    fallback = earlier.filter(pl.col("meter_id").is_in(steady.implode())
+                              & ~pl.col("meter_id").is_in(enough.implode()))
     return pl.concat([like, fallback])
 
 
@@ -784,8 +830,8 @@ def _transformer_zero_days(per_meter: pl.DataFrame, events: pl.DataFrame,
     outage = (pl.col("_total") <= 0.01) | pl.col("transformer_id").is_in(off.implode())
     return by_tx.select(
         pl.lit("transformer").alias("level"), pl.col("transformer_id").alias("node_id"),
-        pl.when(outage).then(pl.lit("transformer_outage"))
-        .otherwise(pl.lit("transformer_data_fault")).alias("rule"),
+        pl.when(outage).then(pl.lit(Finding.TRANSFORMER_OUTAGE))
+        .otherwise(pl.lit(Finding.TRANSFORMER_DATA_FAULT)).alias("rule"),
         "first_interval_end", "last_interval_end", "n_intervals",
         pl.lit("flagged").alias("action"),
         pl.when(outage).then(pl.format("{} customer meters at zero, total meter {} kWh: a "
@@ -842,7 +888,7 @@ def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings,
     Like-day readings are added by the build itself, as it finds which meters need them.
     """
     manifest = read_manifest(warehouse)
-    history = history or History.read(warehouse, day)
+    history = history or History.read(warehouse, day, settings=settings)
     meta = partition_meta(warehouse, "meters")
     return {**current_files(manifest, "readings", day), **register_sources(manifest, day),
             **event_sources(manifest, day), **history.sources,

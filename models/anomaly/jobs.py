@@ -12,6 +12,7 @@ import polars as pl
 from ami.errors import InputError, NoDataError
 from ami.instants import HINT, instant, problem
 from ami.settings import Settings
+from ami.vocabulary import Finding
 from models.anomaly.evidence import read_bronze_events, read_bronze_registers, with_evidence
 from models.anomaly.history import HISTORY_MAX_DAYS, METERS_PER_BLOCK, change_signals
 from models.anomaly.inspections import read_inspections
@@ -154,8 +155,26 @@ def _hour_sources(warehouse: Warehouse, day: str, meters: pl.DataFrame | None,
                   settings: Settings) -> dict[str, str]:
     """What a day's hour bins are built from: its silver day and that day's topology."""
     silver = partition_meta(warehouse, "readings", {"date": day})
+    judged = partition_meta(warehouse, "quality_day", {"date": day})
     return {"readings": silver.checksum if silver else "",
+            "quality_day": judged.checksum if judged else "",
             "topology": topology_digest(meters, _day_end(day, settings))}
+
+
+def _over_registered(warehouse: Warehouse, day: str) -> pl.Series:
+    """Meters VEE judged to over-register on ``day`` (``Finding.MULTIPLIER_JUMP``).
+
+    A wrong CT ratio or multiplier makes the readings a multiple of what the customer
+    used; kept in the history, the day the fault is put right reads as a drop, as theft.
+    Their readings of the day stay out of the bins and day features (a gap, not a level).
+    A meter that under-registers is not judged so: a tampered CT is theft.
+    """
+    if partition_meta(warehouse, "quality_day", {"date": day}) is None:
+        return pl.Series("meter_id", [], pl.String)
+    return (warehouse.scan_files([warehouse.data_file("quality_day", {"date": day})])
+            .filter((pl.col("level") == "meter")
+                    & pl.col("rules").str.contains(Finding.MULTIPLIER_JUMP))
+            .select(pl.col("node_id").alias("meter_id")).collect()["meter_id"])
 
 
 def _day_end(day: str, settings: Settings) -> datetime:
@@ -199,14 +218,17 @@ def build_hour_day(day: str, *, settings: Settings) -> int:
     """The gold anomaly tables of one silver day that are stale; returns the rows written.
 
     Hour bins (``anomaly_hours``) for a day of the scoring window, day features
-    (``anomaly_days``) for a day of the history the change point reads.
+    (``anomaly_days``) for a day of the history the change point reads; the meters VEE
+    judged to over-register that day are left out (``_over_registered``).
     """
     warehouse = Warehouse.at(settings.warehouse)
     meters = _meters(warehouse)
     window, history = set(_window_days(warehouse, settings)), set(_history_days(warehouse))
     stale = _stale_tables(warehouse, day, meters, settings=settings, window=window,
                           history=history)
-    readings = warehouse.scan("readings", date=day).drop("date")
+    over = _over_registered(warehouse, day)
+    readings = warehouse.scan("readings", date=day).drop("date") \
+        .filter(~pl.col("meter_id").is_in(over.implode()))
     sources = _hour_sources(warehouse, day, meters, settings)
     rows = 0
     if "anomaly_hours" in stale:

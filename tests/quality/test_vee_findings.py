@@ -8,6 +8,7 @@ import pytest
 
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
+from models.anomaly.jobs import build_hour_day, pending_hour_days
 from warehouse import Warehouse
 
 DAY1 = datetime(2026, 9, 30, 17, 0, tzinfo=UTC)  # local midnight starting 2026-10-01
@@ -89,3 +90,33 @@ def test_every_finding_has_evidence_and_an_action(findings: pl.DataFrame) -> Non
     assert findings["evidence"].null_count() == 0
     assert findings["action"].null_count() == 0
     assert (findings["evidence"].str.len_chars() > 10).all()
+
+
+def test_a_multiplier_that_stays_is_flagged_until_it_ends(settings: Settings,
+                                                          tmp_path: Path) -> None:
+    """A ×5 CT fault longer than VEE's two weeks of history is flagged on every day it
+    lasts, not on the day it ends; the anomaly day features leave those days out, so the
+    fault put right does not read as a drop (theft)."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    meters = [meter_row("TT-A", "transformer_total", "A"), meter_row("PC1", "customer", "A"),
+              meter_row("PC2", "customer", "A")]
+    (landing / "meters.csv").write_text("\n".join([HEADER, *meters]) + "\n", encoding="utf-8")
+    fault = range(4, 24)  # 20 days
+    write_days(landing, {day: {"TT-A": 3.0, "PC1": 1.5 if day in fault else 0.3, "PC2": 0.3}
+                         for day in range(28)})
+    run_chain_direct(str(landing), settings=settings)
+    for day in pending_hour_days(settings=settings):
+        build_hour_day(day, settings=settings)
+    warehouse = Warehouse.at(settings.warehouse)
+    dates = [(DAY1 + timedelta(days=day, hours=7)).date().isoformat() for day in range(28)]
+    flagged = warehouse.scan("findings").filter(
+        (pl.col("rule") == "multiplier_jump") & (pl.col("node_id") == "PC1")).collect()
+    assert sorted(flagged["date"]) == [dates[day] for day in fault]
+    assert flagged.filter(pl.col("date") == dates[23])["evidence"].str.contains(
+        "against 0.3").all()  # still judged against the level before the fault
+    featured = warehouse.scan("anomaly_days").filter(pl.col("meter_id") == "PC1") \
+        .collect()["date"]
+    assert sorted(featured) == [d for day, d in enumerate(dates) if day not in fault]
+    assert warehouse.scan("anomaly_days").filter(pl.col("meter_id") == "PC2").collect() \
+        .height == 28
