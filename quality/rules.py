@@ -190,11 +190,15 @@ def flat_lines(block: Block, *, settings: Settings) -> np.ndarray:
     """Runs of the same non-zero measured value at least ``flat_line_intervals`` long."""
     values = block.kwh_import
     measured = block.quality == MEASURED
-    same = np.zeros(values.shape, dtype=bool)
-    same[:, 1:] = measured[:, 1:] & measured[:, :-1] & (values[:, 1:] == values[:, :-1])
-    same[:, :-1] |= same[:, 1:]  # a run's first cell equals its successor
-    flat = same & (values != 0)
-    return flat & (run_lengths(flat) >= settings.flat_line_intervals)
+    # a cell that repeats its predecessor: a run of n equal values is n − 1 such cells
+    # (marking both cells of each equal pair would join 0.1, 0.1, 0.2, 0.2, … into one run)
+    repeats = np.zeros(values.shape, dtype=bool)
+    repeats[:, 1:] = measured[:, 1:] & measured[:, :-1] & (values[:, 1:] == values[:, :-1]) \
+        & (values[:, 1:] != 0)
+    long = repeats & (run_lengths(repeats) >= settings.flat_line_intervals - 1)
+    flat = long.copy()
+    flat[:, :-1] |= long[:, 1:]  # and each run's first value
+    return flat
 
 
 def zero_runs(block: Block, eligible: np.ndarray, *, settings: Settings) -> np.ndarray:

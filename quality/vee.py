@@ -106,7 +106,9 @@ def parse_readings(raw: pl.LazyFrame, day: str, first_dates: dict[str, str], *,
         instant("interval_end").alias("ts"),
         instant("interval_end", zone="UTC").is_not_null().alias("_has_time")).with_columns(
         local_day("ts", settings).alias("day"),
-        (pl.col("ts").dt.hour().cast(pl.Int32) * 60 + pl.col("ts").dt.minute())
+        # the grid starts at local midnight (a zone may be offset by half an hour)
+        (pl.col("ts").dt.convert_time_zone(settings.timezone).dt.hour().cast(pl.Int32) * 60
+         + pl.col("ts").dt.convert_time_zone(settings.timezone).dt.minute())
         .alias("_minute_of_day"), pl.col("ts").dt.second().alias("_second"))
     loads = raw.select(pl.col("_dlt_load_id").unique()).collect().with_columns(
         (pl.col("_dlt_load_id").cast(pl.String).cast(pl.Float64, strict=False) * 1e6)
@@ -224,7 +226,8 @@ def deduplicate(dup: pl.DataFrame,
         "_file", "_row", "_dlt_load_id",
     )
     counts = ordered.group_by(key).agg(
-        pl.len().alias("_copies"), pl.col("kwh_import").n_unique().alias("_values"),
+        pl.len().alias("_copies"),
+        pl.struct("kwh_import", "kwh_export").n_unique().alias("_values"),
         pl.col("kwh_import").first().alias("_kept"))
     findings = counts.select(
         pl.lit("meter").alias("level"), pl.col("meter_id").alias("node_id"),
