@@ -13,8 +13,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ami.chain import STAGES, Step, function, run_once
+from ami.chain import step as chain_step
 from ami.errors import AmiError, TerminalError
 from ami.settings import Settings
 
@@ -23,8 +25,8 @@ if TYPE_CHECKING:
 
     from pipelines.ingest import IngestResult
 
-#: The DAGs of the whole chain, in the order assets would trigger them.
-CHAIN = ("ami_ingest", "ami_vee", "ami_losses", "ami_anomalies", "ami_monthly_report")
+#: The stages the direct runner (``ami ingest``) runs: landing zone to gold balances.
+DIRECT = ("ami_ingest", "ami_vee", "ami_losses")
 
 
 def airflow_env(*, settings: Settings) -> dict[str, str]:
@@ -107,28 +109,18 @@ def run_dags(
 
 def run_chain_direct(landing: str, *, settings: Settings, progress: Progress | None = None,
                      cmis_url: str | None = None, api_url: str | None = None) -> IngestResult:
-    """The ingest → VEE → gold chain in this process, the same calls the DAGs make."""
-    from models.anomaly.inspections import ingest_landing_inspections
-    from pipelines.ingest import ingest_landing
-    from quality.meters import build_meters
-    from warehouse import Warehouse
+    """Ingest → VEE → gold in this process: the steps of the DAGs, in their order.
 
-    result = ingest_landing(landing, settings=settings)
-    if cmis_url or settings.cmis_url:
-        from pipelines.cmis.run import ingest_cmis
-
-        ingest_cmis(cmis_url or str(settings.cmis_url), settings=settings)
-    if api_url or settings.hes_api_url:
-        from pipelines.hes_api.run import api_token, ingest_api
-
-        ingest_api(api_url or str(settings.hes_api_url), api_token(), settings=settings,
-                   pages_per_load=20)
-    build_meters(settings=settings)
-    rebuild(settings=settings, progress=progress)
-    # Outcomes delivered as inspections* files go to gold last: a bad one stops the run
-    # with its file, row and column, but not the readings' way to silver and gold.
-    ingest_landing_inspections(Warehouse.at(settings.warehouse))
-    return result
+    The stages of ``DIRECT`` run whole (``ami.chain.STAGES``), then the anomaly stage's
+    first step records the landing zone's inspection files: a bad one stops the run with
+    its file, row and column, but not the readings' way to silver and gold. (Scoring is
+    ``ami anomalies`` or the DAG's.)
+    """
+    results = run_stages(DIRECT, settings=settings, progress=progress, params={
+        "landing": landing, "cmis_url": cmis_url, "api_url": api_url})
+    run_step(chain_step("ami_anomalies", "record_inspections"), settings=settings)
+    ingested: IngestResult = results["load_landing"]
+    return ingested
 
 
 def rebuild(*, settings: Settings, progress: Progress | None = None) -> list[str]:
@@ -137,24 +129,43 @@ def rebuild(*, settings: Settings, progress: Progress | None = None) -> list[str
     What ``ami_vee`` and ``ami_losses`` do after a load, for when silver's inputs change
     without one (a manual edit, a corrected meter table).
     """
-    from models.balances import build_day, build_month, months_of, pending_gold_days
-    from quality.gates import check_gold_days, check_silver_days
-    from quality.vee import pending_days, vee_pending
+    results = run_stages(("ami_vee", "ami_losses"), settings=settings, progress=progress)
+    days: list[str] = results["vee_days"]
+    return days
 
-    vee = progress.add_task("VEE (bronze → silver)", total=len(pending_days(settings=settings))) \
-        if progress else None
-    built = vee_pending(settings=settings,
-                        on_day=(lambda _day: progress.advance(vee))
-                        if progress and vee is not None else None)
-    check_silver_days([c.date for c in built], settings=settings)  # as ami_vee does
-    days = pending_gold_days(settings=settings)
-    gold = progress.add_task("Cân bằng ngày (silver → gold)", total=len(days)) \
-        if progress else None
-    for day in days:
-        build_day(day, settings=settings)
-        if progress and gold is not None:
-            progress.advance(gold)
-    check_gold_days(days, settings=settings)  # as ami_losses does
-    for month in months_of(days):
-        build_month(month, settings=settings)
-    return [c.date for c in built]
+
+def run_stages(dag_ids: tuple[str, ...], *, settings: Settings,
+               progress: Progress | None = None,
+               params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the steps of these stages in the chain's order; each step's result by name."""
+    return {step.name: run_step(step, settings=settings, progress=progress, params=params)
+            for stage in STAGES if stage.dag_id in dag_ids for step in stage.steps}
+
+
+def run_step(step: Step, *, settings: Settings, progress: Progress | None = None,
+             params: dict[str, Any] | None = None) -> Any:
+    """One step in this process: as its DAG task(s) would, then its gate.
+
+    A step with units returns the units it built (the gate checks them); a progress bar
+    counts them when ``progress`` is given.
+    """
+    if step.pending is None:
+        return run_once(step, settings=settings, params=params)
+    pending = function(step.pending)(settings=settings)
+    bar = progress.add_task(step.writes, total=len(pending)) if progress else None
+
+    def advance(_unit: str) -> None:
+        if progress is not None and bar is not None:
+            progress.advance(bar)
+
+    if step.in_order:
+        units = function(step.run)(settings=settings, on_unit=advance)
+    else:
+        build = function(step.run)
+        for unit in pending:
+            build(unit, settings=settings)
+            advance(unit)
+        units = pending
+    if step.gate:
+        function(step.gate)(list(units), settings=settings)
+    return units

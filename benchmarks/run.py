@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ami.settings import Settings
 from models.anomaly.history import HISTORY_MAX_DAYS
-from models.anomaly.signals import HISTORY_DAYS
+from models.anomaly.readings import HISTORY_DAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ STEPS = {
         "from quality.meters import build_meters\n"
         "from quality.vee import vee_pending\n"
         "build_meters(settings=s)\n"
-        "print('days', [c.date for c in vee_pending(settings=s)])\n"
+        "print('days', vee_pending(settings=s))\n"
     ),
     "GX silver gate": SETTINGS + (
         "from quality.gates import check_silver_days\n"
@@ -103,7 +103,7 @@ STEPS = {
     "anomaly window (setup: the day's bins copied to the window, its features to 400 d)":
     SETTINGS + (
         "from datetime import date, timedelta\n"
-        "from models.anomaly.signals import HISTORY_DAYS\n"
+        "from models.anomaly.readings import HISTORY_DAYS\n"
         "from warehouse import Warehouse, partition_meta, write_partition\n"
         "wh = Warehouse.at(s.warehouse)\n"
         "from models.anomaly.history import HISTORY_MAX_DAYS\n"

@@ -11,17 +11,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowFailException
 
 from ami.errors import AmiError
 
 T = TypeVar("T")
 
-#: Layers as assets: a DAG that writes a layer emits it; the next layer's DAG runs on it.
-BRONZE = Asset(name="ami_bronze", uri="file:///ami/warehouse/bronze")
-SILVER = Asset(name="ami_silver", uri="file:///ami/warehouse/silver")
-GOLD = Asset(name="ami_gold", uri="file:///ami/warehouse/gold")
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 START = datetime(2026, 1, 1, tzinfo=LOCAL_TZ)

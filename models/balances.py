@@ -25,7 +25,7 @@ from models import figures
 from models.figures import from_micro_kwh, kwh_sum, micro_kwh
 from models.technical import transformer_technical
 from pipelines.networks import current_networks, load_network
-from warehouse import Warehouse, partition_meta, write_partition
+from warehouse import Warehouse, is_stale, partition_meta, source, source_key, write_partition
 from warehouse.catalog import get_text
 from warehouse.schemas import schema_of
 from warehouse.state import Manifest, read_manifest
@@ -177,11 +177,14 @@ def roll_up(transformers: pl.DataFrame, *, period: str, settings: Settings,
 
 def _gold_sources(warehouse: Warehouse, day: str,
                   manifest: Manifest) -> dict[str, str]:
-    """What a gold day is built from: its silver day, transformer data, network models."""
-    silver = partition_meta(warehouse, "readings", {"date": day})
-    transformers = partition_meta(warehouse, "transformers")
-    return {"readings": silver.checksum if silver else "",
-            "transformers": transformers.checksum if transformers else "",
+    """What a gold day is built from.
+
+    Its silver day, the meters (the topology: which transformer, feeder and branch a
+    meter belongs to), transformer data, network models and the figures' definitions.
+    """
+    return {"readings": source(warehouse, "readings", {"date": day}),
+            "meters": source(warehouse, "meters"),
+            "transformers": source(warehouse, "transformers"),
             "figures": f"definitions v{figures.DEFINITIONS_VERSION}",
             **{f"network:{t}": sha for t, sha in current_networks(manifest).items()}}
 
@@ -242,21 +245,44 @@ def build_day(day: str, *, settings: Settings) -> int:
 
 
 def pending_gold_days(*, settings: Settings) -> list[str]:
-    """Days whose gold was not built from the current silver, transformers and networks."""
+    """Days whose gold was not built from their current sources (``_gold_sources``)."""
     warehouse = Warehouse.at(settings.warehouse)
     manifest = read_manifest(warehouse)
-    stale = []
-    for day in warehouse.partitions("readings", "date"):
-        gold = partition_meta(warehouse, "balance_day", {"date": day})
-        if gold is None or gold.sources != _gold_sources(warehouse, day, manifest):
-            stale.append(day)
-    return stale
+    return [day for day in warehouse.partitions("readings", "date")
+            if is_stale(warehouse, "balance_day", {"date": day},
+                        _gold_sources(warehouse, day, manifest))]
+
+
+def _month_days(warehouse: Warehouse, month: str) -> list[str]:
+    """The days of ``month`` (YYYY-MM) that have day balances."""
+    return [d for d in warehouse.partitions("balance_day", "date") if d.startswith(month)]
+
+
+def _month_sources(warehouse: Warehouse, month: str) -> dict[str, str]:
+    """What a month's balances are built from.
+
+    Its day balances, the meters (a transformer's feeder and branch) and the figures'
+    definitions.
+    """
+    return {**{source_key("balance_day", {"date": d}): source(warehouse, "balance_day",
+                                                                {"date": d})
+               for d in _month_days(warehouse, month)},
+            "meters": source(warehouse, "meters"),
+            "figures": f"definitions v{figures.DEFINITIONS_VERSION}"}
+
+
+def pending_months(*, settings: Settings) -> list[str]:
+    """Months whose balances were not built from their current day balances."""
+    warehouse = Warehouse.at(settings.warehouse)
+    return [month for month in months_of(warehouse.partitions("balance_day", "date"))
+            if is_stale(warehouse, "balance_month", {"month": month},
+                        _month_sources(warehouse, month))]
 
 
 def build_month(month: str, *, settings: Settings) -> int:
     """Month balances from the day balances of that month; returns node count."""
     warehouse = Warehouse.at(settings.warehouse)
-    days = [d for d in warehouse.partitions("balance_day", "date") if d.startswith(month)]
+    days = _month_days(warehouse, month)
     if not days:
         raise NoDataError(f"no day balances for {month}",
                           fix="check the month (YYYY-MM) or ingest data for it first")
@@ -272,13 +298,8 @@ def build_month(month: str, *, settings: Settings) -> int:
     first = dt.date.fromisoformat(f"{month}-01")
     length = ((first + dt.timedelta(days=32)).replace(day=1) - first).days
     balances = roll_up(summed, period=month, settings=settings, days_in_period=length)
-    sources = {
-        d: (meta.checksum if (meta := partition_meta(
-            warehouse, "balance_day", {"date": d})) else "")
-        for d in days
-    }
     write_partition(balances, "balance_month", {"month": month}, warehouse=warehouse,
-                    sources=sources)
+                    sources=_month_sources(warehouse, month))
     return balances.height
 
 

@@ -51,6 +51,12 @@ class IngestResult:
         """Local dates touched by the files loaded in this run."""
         return sorted({d for f in self.files if f.status == "loaded" for d in f.dates})
 
+    def summary(self) -> dict[str, object]:
+        """The run in a few numbers (what the DAG task hands on)."""
+        return {"load_id": self.load_id, "rows_seen": self.rows_seen,
+                "rows_loaded": self.rows_loaded, "dates": len(self.dates),
+                "quarantined_files": [f.name for f in self.quarantined]}
+
 
 def ingest_landing(landing: str, *, settings: Settings) -> IngestResult:
     """Load new and changed landing files into bronze (dlt, Arrow fast path)."""

@@ -47,7 +47,14 @@ from quality.grid import ESTIMATED, MEASURED, MISSING, RULE, Block, build_blocks
 from quality.meters import meters_valid_on
 from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
-from warehouse import Warehouse, partition_meta, write_partition
+from warehouse import (
+    Warehouse,
+    is_stale,
+    partition_meta,
+    source,
+    source_key,
+    write_partition,
+)
 from warehouse.schemas import schema_of
 from warehouse.state import Manifest, read_json, read_manifest, write_json
 
@@ -302,7 +309,7 @@ class History:
             meta = partition_meta(warehouse, "quality_day", {"date": other})
             if meta is None:
                 return
-            sources[f"quality_day:{other}"] = meta.checksum
+            sources[source_key("quality_day", {"date": other})] = meta.checksum
             rows = pl.col("level") == "meter"
             if meters is not None:
                 rows &= pl.col("node_id").is_in(meters.implode())
@@ -347,7 +354,7 @@ def like_day_profile(warehouse: Warehouse, day: str, meters: pl.Series, *,
         meta = partition_meta(warehouse, "readings", {"date": other})
         if meta is None:
             continue
-        sources[f"readings:{other}"] = meta.checksum
+        sources[source_key("readings", {"date": other})] = meta.checksum
         frames.append(
             warehouse.scan_files([warehouse.data_file("readings", {"date": other})])
             .filter(pl.col("meter_id").is_in(meters.implode())
@@ -892,25 +899,15 @@ def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings,
     """
     manifest = read_manifest(warehouse)
     history = history or History.read(warehouse, day, settings=settings)
-    meta = partition_meta(warehouse, "meters")
     return {**current_files(manifest, "readings", day), **register_sources(manifest, day),
             **event_sources(manifest, day), **history.sources,
-            "meters": meta.checksum if meta else "",
+            "meters": source(warehouse, "meters"),
             "edits": edit_sources(day, settings=settings)}
 
 
 def _stale(warehouse: Warehouse, day: str, *, settings: Settings) -> bool:
-    meta = partition_meta(warehouse, "readings", {"date": day})
-    if meta is None:
-        return True
-    now = readings_sources(warehouse, day, settings=settings)
-    # like-day readings used by the build must still be what they were
-    used = {k: v for k, v in meta.sources.items() if k.startswith("readings:")}
-    for key, checksum in used.items():
-        other = partition_meta(warehouse, "readings", {"date": key.split(":", 1)[1]})
-        if other is None or other.checksum != checksum:
-            return True
-    return {k: v for k, v in meta.sources.items() if not k.startswith("readings:")} != now
+    return is_stale(warehouse, "readings", {"date": day},
+                    readings_sources(warehouse, day, settings=settings))
 
 
 def delivered_days(warehouse: Warehouse) -> list[str]:
@@ -964,11 +961,14 @@ def pending_days(*, settings: Settings) -> list[str]:
 
 
 def vee_pending(*, settings: Settings,
-                on_day: Callable[[str], object] | None = None) -> list[VeeCounts]:
-    """Build every stale day in date order (a rebuilt day may make later days stale).
+                on_unit: Callable[[str], object] | None = None) -> list[str]:
+    """Build every stale day in date order; returns the days built.
 
-    A day that only a few rows spilling over midnight touch is not built: its rows wait
-    in bronze for the day's own delivery, recorded in the day's VEE record.
+    A rebuilt day may make the days after it stale (their rules read its quality_day):
+    each day is judged when its turn comes. A day that only a few rows spilling over
+    midnight touch is not built: its rows wait in bronze for the day's own delivery,
+    recorded in the day's VEE record. The counts of each day built are in its VEE record
+    (``vee_totals``).
     """
     warehouse = Warehouse.at(settings.warehouse)
     manifest = read_manifest(warehouse)
@@ -981,9 +981,9 @@ def vee_pending(*, settings: Settings,
             write_json(warehouse, f"vee/{day}.json",
                        {"date": day, "waiting_rows": held})
             continue
-        done.append(vee_day(day, settings=settings))
-        if on_day is not None:
-            on_day(day)
+        done.append(vee_day(day, settings=settings).date)
+        if on_unit is not None:
+            on_unit(day)
     return done
 
 

@@ -6,8 +6,9 @@ of partitions. Every other package asks this one for locations and writes throug
 nothing else composes warehouse paths.
 """
 
-from warehouse.catalog import PartitionMeta, partition_meta
+from warehouse.catalog import PartitionMeta, is_stale, partition_meta, source, source_key
 from warehouse.layout import Warehouse
 from warehouse.writer import write_partition, write_table
 
-__all__ = ["PartitionMeta", "Warehouse", "partition_meta", "write_partition", "write_table"]
+__all__ = ["PartitionMeta", "Warehouse", "is_stale", "partition_meta", "source", "source_key",
+           "write_partition", "write_table"]

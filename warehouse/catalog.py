@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from warehouse.layout import Warehouse
+from warehouse.layout import PARTITION_KEYS, Warehouse
 
 META_NAME = "_partition.json"
 
@@ -67,6 +67,49 @@ def partition_meta(warehouse: Warehouse, table: str,
                    partition: dict[str, str] | None = None) -> PartitionMeta | None:
     """The catalog record of one partition of ``table`` (None when not written)."""
     return read_meta(warehouse, warehouse.partition_dir(table, partition))
+
+
+def source_key(table: str, partition: dict[str, str] | None = None) -> str:
+    """How a build names a partition it read in its sources: ``table`` or ``table:value``.
+
+    (``readings:2026-10-01`` is the silver day 2026-10-01; a bare ``readings`` in a day
+    partition's sources is the same day's.)
+    """
+    return f"{table}:{next(iter(partition.values()))}" if partition else table
+
+
+def source(warehouse: Warehouse, table: str, partition: dict[str, str] | None = None) -> str:
+    """The checksum a build records for a partition it reads ("" when it is not written)."""
+    meta = partition_meta(warehouse, table, partition)
+    return meta.checksum if meta else ""
+
+
+def is_stale(warehouse: Warehouse, table: str, partition: dict[str, str] | None,
+             now: dict[str, str]) -> bool:
+    """Whether a partition must be (re)built: the one rule of every step of the chain.
+
+    ``now`` is what the step would build the partition from today (its
+    ``…_sources`` function). Stale when the partition was never written, when a source of
+    ``now`` differs from the one recorded, or when a source the build found for itself
+    (recorded as ``table:value`` but not in ``now``, such as VEE's like-day readings) is
+    no longer what it was — or no longer there.
+    """
+    meta = partition_meta(warehouse, table, partition)
+    if meta is None:
+        return True
+    if any(meta.sources.get(key) != value for key, value in now.items()):
+        return True
+    return any(_current(warehouse, key) != value
+               for key, value in meta.sources.items() if key not in now)
+
+
+def _current(warehouse: Warehouse, key: str) -> str | None:
+    """The checksum a ``table:value`` source key names today (None: not a partition)."""
+    table, _, value = key.partition(":")
+    keys = PARTITION_KEYS.get(table, ())
+    if len(keys) != 1 or not value:
+        return None
+    return source(warehouse, table, {keys[0]: value})
 
 
 def put_text(warehouse: Warehouse, path: str, text: str) -> None:

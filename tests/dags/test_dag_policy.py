@@ -1,10 +1,13 @@
 """DAG import and policy: no import errors, tags, retries, catchup chosen on purpose."""
 
 import ast
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+
+from ami.chain import CHAIN, STAGES, Stage
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {"ami_ingest", "ami_vee", "ami_losses", "ami_anomalies", "ami_monthly_report"}
@@ -42,10 +45,21 @@ def dag_keywords(path: Path) -> set[str]:
     return set()
 
 
-@pytest.mark.parametrize("path", sorted(DAGS.glob("ami_*.py")), ids=lambda p: p.stem)
-def test_catchup_is_a_written_choice(path: Path) -> None:
-    # Airflow's default is configuration-dependent; every DAG states its choice.
-    assert {"catchup", "schedule", "tags", "default_args"} <= dag_keywords(path)
+def test_catchup_is_a_written_choice() -> None:
+    # Airflow's default is configuration-dependent: the factory passes every stage's
+    # choice, and a stage cannot be declared without one (the field has no default).
+    assert {"catchup", "schedule", "tags", "default_args"} <= dag_keywords(
+        DAGS / "factory.py")
+    catchup = next(f for f in fields(Stage) if f.name == "catchup")
+    assert catchup.default is MISSING
+
+
+def test_every_stage_is_a_dag_and_every_step_a_task(bag: DagBag) -> None:
+    # The DAGs are the chain's declaration, not a second copy of it.
+    assert [s.dag_id for s in STAGES] == list(CHAIN)
+    for stage in STAGES:
+        tasks = {t.task_id for t in bag.dags[stage.dag_id].tasks}
+        assert {s.name for s in stage.steps} <= tasks, stage.dag_id
 
 
 def test_layers_are_chained_by_assets(bag: DagBag) -> None:
@@ -69,6 +83,6 @@ def test_report_runs_before_the_fifth(bag: DagBag) -> None:
 
 def test_dag_bodies_are_wiring_only() -> None:
     # A task body is a handful of calls: no loops over data, no frames in DAG files.
-    for path in DAGS.glob("ami_*.py"):
+    for path in DAGS.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "polars" not in text and "pandas" not in text, path.name

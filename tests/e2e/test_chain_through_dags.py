@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ami.orchestrate import CHAIN, run_dags
+from ami.chain import CHAIN
+from ami.orchestrate import run_dags
 from ami.province import ProvinceSpec, generate_province
 from ami.settings import Settings
 from warehouse import Warehouse

@@ -215,7 +215,7 @@ def test_a_corrected_silver_day_marks_its_gold_day_and_month(
     from quality.vee import vee_pending
 
     ingest_landing(str(landing), settings=settings)
-    assert [c.date for c in vee_pending(settings=settings)] == ["2026-10-02"]
+    assert vee_pending(settings=settings) == ["2026-10-02"]
     # ... so exactly that gold day is stale, and the month it belongs to is rebuilt
     assert pending_gold_days(settings=settings) == ["2026-10-02"]
     before = chain.read("meter_day", {"date": "2026-10-02"}).filter(
