@@ -24,8 +24,8 @@ from ami.vocabulary import (
     event_category,
     texts,
 )
-from models.anomaly.evidence import event_signals
-from models.anomaly.signals import Window
+from models.anomaly.events import event_signals
+from models.anomaly.readings import Window
 from warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]

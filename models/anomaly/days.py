@@ -9,9 +9,9 @@ them per day as gold ``anomaly_days``, and a readings file is reduced the same w
 A province day (300,000 meters × 48 intervals) is laid out as meter-day × interval arrays
 and computed in a few seconds; readings the arrays cannot hold take the row-wise Polars
 way, which gives the same features (a test holds the two equal, and both to a frozen copy
-of the first implementation). Over ~600 lines because the array path reproduces Polars'
-own ranks, quantiles and medians to the last bit (so that both ways agree); the pieces
-are small functions.
+of the first implementation). The Polars-exact ranks and medians the arrays need are in
+``ranks.py``. Somewhat over 500 lines: the array path (layout, chunks, features, peer
+shape) is one algorithm, kept whole beside the row-wise definition it must match.
 """
 
 from __future__ import annotations
@@ -24,6 +24,15 @@ import numpy as np
 import polars as pl
 
 from ami.settings import Settings
+from models.anomaly.ranks import (
+    Ranked,
+    interpolated,
+    order_key,
+    rank_correlation,
+    sort_rows,
+    sorted_median,
+    subset_ranks,
+)
 
 #: Share of a day's intervals a day needs to count [0-1].
 MIN_DAY_COVERAGE = 0.9
@@ -502,8 +511,8 @@ def _interval_features(kwh: np.ndarray, read: np.ndarray, hour: np.ndarray, *,
     earlier[source[pair]] = True
     lx = pl.Series(np.where(valid, kwh + LOG_FLOOR_KW * hours, np.nan).ravel()).log() \
         .to_numpy().reshape(n, slots)
-    ranked = _sort_rows(_order_key(lx))  # a negative energy's log is NaN: above all
-    then = _subset_ranks(ranked, earlier.reshape(n, slots)).ravel()[source]
+    ranked = sort_rows(order_key(lx))  # a negative energy's log is NaN: above all
+    then = subset_ranks(ranked, earlier.reshape(n, slots)).ravel()[source]
     repeated = pair & (kwh == kwh.ravel()[source]) & (kwh > 0)
     with np.errstate(invalid="ignore", divide="ignore"):  # NaN as Polars gives it
         step = np.where(pair, np.abs(lx - lx.ravel()[source]), np.nan)
@@ -515,8 +524,8 @@ def _interval_features(kwh: np.ndarray, read: np.ndarray, hour: np.ndarray, *,
             "n_pairs": n_pairs,
             "zero_share": np.count_nonzero(valid & (kwh <= ZERO_KW * hours), axis=1)
             / n_valid,
-            "roughness": _sorted_median(np.sort(step, axis=1), n_pairs),
-            "smoothness": _rank_correlation(_subset_ranks(ranked, pair), then, pair),
+            "roughness": sorted_median(np.sort(step, axis=1), n_pairs),
+            "smoothness": rank_correlation(subset_ranks(ranked, pair), then, pair),
             "repeat_share": np.count_nonzero(repeated, axis=1) / n_pairs,
             "evening_share": hourly[:, slice(*EVENING_HOURS)].sum(axis=1) / total,
             "morning_share": hourly[:, slice(*MORNING_HOURS)].sum(axis=1) / total,
@@ -544,14 +553,14 @@ def _peer_shape(segment: np.ndarray, share: np.ndarray, hour_read: np.ndarray
         count = np.count_nonzero(hour_read[days], axis=0)
         peer[s] = _peer_median(np.where(hour_read[days], share[days], np.nan), count)
         has_peer[s] = count > 0
-    peer_ranked = _sort_rows(_order_key(peer))
-    share_key = _order_key(share)
+    peer_ranked = sort_rows(order_key(peer))
+    share_key = order_key(share)
     # A day with rows in every hour, whose peers have every hour, meets them in all 24
     # hours at every lag: its ranks and theirs are the plain ones, rolled by the lag.
     complete = (np.count_nonzero(hour_read, axis=1) == 24) \
         & (np.count_nonzero(has_peer, axis=1) == 24)[segment]
     # ranks of all 24 hours, less their mean: a lag only reorders them (the same spread)
-    peer_rank = _subset_ranks(peer_ranked, np.ones(peer.shape, bool)) - 12.5
+    peer_rank = subset_ranks(peer_ranked, np.ones(peer.shape, bool)) - 12.5
     lags = range(-CLOCK_SLACK_HOURS, CLOCK_SLACK_HOURS + 1)
     hours = np.arange(24)
     best = np.full(share.shape[0], np.nan)
@@ -559,7 +568,7 @@ def _peer_shape(segment: np.ndarray, share: np.ndarray, hour_read: np.ndarray
     whole = np.flatnonzero(complete)
     for first in range(0, whole.size, per_block):
         days = whole[first:first + per_block]
-        ours = _subset_ranks(_sort_rows(share_key[days]), np.ones((days.size, 24), bool)) \
+        ours = subset_ranks(sort_rows(share_key[days]), np.ones((days.size, 24), bool)) \
             - 12.5
         theirs = peer_rank[segment[days]]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -576,15 +585,15 @@ def _peer_shape(segment: np.ndarray, share: np.ndarray, hour_read: np.ndarray
         days = partial[first:first + per_block]
         mine = segment[days]
         base = np.arange(days.size)[:, None]
-        ours_ranked = _sort_rows(share_key[days])
+        ours_ranked = sort_rows(share_key[days])
         for lag in lags:
             members = hour_read[days] & has_peer[mine][:, (hours - lag) % 24]
-            theirs_ranked = _Ranked(order=(peer_order[mine] + lag) % 24 + base * 24,
-                                    low=peer_low[mine] + base * 25,
-                                    high=peer_high[mine] + base * 25)
+            theirs_ranked = Ranked(order=(peer_order[mine] + lag) % 24 + base * 24,
+                                   low=peer_low[mine] + base * 25,
+                                   high=peer_high[mine] + base * 25)
             with np.errstate(invalid="ignore", divide="ignore"):
-                best[days] = np.fmax(best[days], _rank_correlation(
-                    _subset_ranks(ours_ranked, members), _subset_ranks(theirs_ranked, members),
+                best[days] = np.fmax(best[days], rank_correlation(
+                    subset_ranks(ours_ranked, members), subset_ranks(theirs_ranked, members),
                     members))
     return best
 
@@ -599,79 +608,4 @@ def _peer_median(share: np.ndarray, count: np.ndarray) -> np.ndarray:
     hours = np.arange(24)
     low = ordered[np.maximum(count - 1, 0) // 2, hours]
     high = ordered[np.minimum(count // 2, len(share) - 1), hours]
-    return _interpolated(low, high)
-
-
-def _order_key(values: np.ndarray) -> np.ndarray:
-    """Integers in the order Polars sorts and ranks floats: NaN above inf, ties equal.
-
-    -0.0 and 0.0 tie, and every NaN is one value (IEEE bits, negatives flipped).
-    """
-    canonical = np.where(np.isnan(values), np.nan, values + 0.0)  # -0.0 + 0.0 is 0.0
-    bits = canonical.view(np.int64)
-    return np.where(bits < 0, bits ^ np.int64(0x7FFF_FFFF_FFFF_FFFF), bits)
-
-
-def _interpolated(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Halfway from ``low`` to ``high`` as Polars' median takes it (inf and inf: inf)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(low == high, low, low + (high - low) * 0.5)
-
-
-class _Ranked(NamedTuple):
-    """Rows of an (n × width) array sorted, with their ties, in flat positions."""
-
-    order: np.ndarray  # each row's positions ascending, flat in the (n × width) array
-    low: np.ndarray    # per sorted position, flat in (n × width + 1): its tie's first
-    high: np.ndarray   # ... and one past its tie's last
-
-
-def _sort_rows(values: np.ndarray) -> _Ranked:
-    """Each row of ``values`` sorted (stable), and the ties of each sorted position."""
-    n, width = values.shape
-    order = np.argsort(values, axis=1)  # ties are averaged: their order does not matter
-    ordered = np.take_along_axis(values, order, axis=1)
-    tick = np.broadcast_to(np.arange(width), (n, width))
-    new = np.ones((n, width), bool)
-    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    ends = np.ones((n, width), bool)
-    ends[:, :-1] = new[:, 1:]
-    first = np.maximum.accumulate(np.where(new, tick, 0), axis=1)
-    last = np.minimum.accumulate(np.where(ends, tick, width - 1)[:, ::-1], axis=1)[:, ::-1]
-    base = np.arange(n)[:, None]
-    return _Ranked(order=order + base * width, low=first + base * (width + 1),
-                   high=last + 1 + base * (width + 1))
-
-
-def _subset_ranks(ranked: _Ranked, members: np.ndarray) -> np.ndarray:
-    """Average ranks (from 1, ties share) of each row's ``members`` among themselves.
-
-    Positions outside ``members`` get ranks that mean nothing.
-    """
-    n, width = members.shape
-    count = np.zeros((n, width + 1), np.int32)  # members before each sorted position
-    np.cumsum(members.ravel()[ranked.order], axis=1, dtype=np.int32, out=count[:, 1:])
-    count = count.ravel()
-    ranks = np.empty(n * width)
-    ranks[ranked.order] = (count[ranked.low] + count[ranked.high] + 1) * 0.5
-    return ranks.reshape(n, width)
-
-
-def _rank_correlation(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row's ranks ``x`` and ``y`` where ``mask``; NaN if none.
-
-    Average ranks of n values have the mean (n + 1) / 2.
-    """
-    centre = ((np.count_nonzero(mask, axis=1) + 1) * 0.5)[:, None]
-    dx = np.where(mask, x - centre, 0.0)
-    dy = np.where(mask, y - centre, 0.0)
-    return np.einsum("ij,ij->i", dx, dy) / np.sqrt(
-        np.einsum("ij,ij->i", dx, dx) * np.einsum("ij,ij->i", dy, dy))
-
-
-def _sorted_median(ordered: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Median of each row's first ``count`` values (sorted), as Polars interpolates it."""
-    index = np.arange(count.size)
-    low = ordered[index, np.maximum(count - 1, 0) // 2]
-    high = ordered[index, np.minimum(count // 2, ordered.shape[1] - 1)]
-    return np.where(count > 0, _interpolated(low, high), np.nan)
+    return interpolated(low, high)

@@ -36,7 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from ami.errors import ConfigError, InputError
-from models.anomaly.scorer import validate_labels
+from models.anomaly.labels import validate_labels
 from quality.parse import read_table
 from quality.sources import current_files
 from warehouse import Warehouse, partition_meta, write_table

@@ -13,25 +13,33 @@ from ami.errors import InputError, NoDataError
 from ami.instants import HINT, instant, problem
 from ami.settings import Settings
 from ami.vocabulary import Finding
-from models.anomaly.evidence import read_bronze_events, read_bronze_registers, with_evidence
+from models.anomaly.bins import day_bins
+from models.anomaly.bronze import read_bronze_events, read_bronze_registers
+from models.anomaly.evidence import with_evidence
 from models.anomaly.history import HISTORY_MAX_DAYS, METERS_PER_BLOCK, change_signals
 from models.anomaly.inspections import read_inspections
-from models.anomaly.scorer import note_unlisted_meters, score_meters, score_signals
-from models.anomaly.signals import (
+from models.anomaly.notes import note_unlisted_meters
+from models.anomaly.readings import (
     Window,
-    day_bins,
-    history_days,
     local_midnight,
     normalise_readings,
-    signals_from_bins,
     topology_digest,
     topology_on,
 )
+from models.anomaly.scorer import score_meters, score_signals
+from models.anomaly.signals import history_days, signals_from_bins
 from pipelines.filedrop.profiles import load_profiles
 from pipelines.filedrop.reader import profile_of, write_canonical
 from quality.meters import parse_meters
 from quality.parse import number, read_table
-from warehouse import Warehouse, partition_meta, write_partition, write_table
+from warehouse import (
+    Warehouse,
+    is_stale,
+    partition_meta,
+    source,
+    write_partition,
+    write_table,
+)
 
 
 def _readings_from_file(path: Path, settings: Settings, workdir: Path) -> pl.LazyFrame:
@@ -88,7 +96,7 @@ def _readings_from_file(path: Path, settings: Settings, workdir: Path) -> pl.Laz
             fix=f"{HINT} (or a local time without zone, read in {settings.timezone})",
         )
     # Numbers that do not parse are missing values; a missing interval_minutes is inferred
-    # per meter from its readings' steps (signals.py).
+    # per meter from its readings' steps (readings.py).
     numeric = [c for c in ("kwh_import", "kwh_export", "interval_minutes")
                if c in schema and schema[c] == pl.String]
     return lf.with_columns(number(c) for c in numeric).with_columns(parsed)
@@ -153,11 +161,12 @@ def _meters(warehouse: Warehouse) -> pl.DataFrame | None:
 
 def _hour_sources(warehouse: Warehouse, day: str, meters: pl.DataFrame | None,
                   settings: Settings) -> dict[str, str]:
-    """What a day's hour bins are built from: its silver day and that day's topology."""
-    silver = partition_meta(warehouse, "readings", {"date": day})
-    judged = partition_meta(warehouse, "quality_day", {"date": day})
-    return {"readings": silver.checksum if silver else "",
-            "quality_day": judged.checksum if judged else "",
+    """What a day's hour bins and day features are built from.
+
+    Its silver day, VEE's judgement of it (``quality_day``) and that day's topology.
+    """
+    return {"readings": source(warehouse, "readings", {"date": day}),
+            "quality_day": source(warehouse, "quality_day", {"date": day}),
             "topology": topology_digest(meters, _day_end(day, settings))}
 
 
@@ -199,9 +208,7 @@ def _stale_tables(warehouse: Warehouse, day: str, meters: pl.DataFrame | None, *
     sources = _hour_sources(warehouse, day, meters, settings)
     wanted = [t for t, days in (("anomaly_hours", window), ("anomaly_days", history))
               if day in days]
-    return [t for t in wanted
-            if (meta := partition_meta(warehouse, t, {"date": day})) is None
-            or meta.sources != sources]
+    return [t for t in wanted if is_stale(warehouse, t, {"date": day}, sources)]
 
 
 def pending_hour_days(*, settings: Settings) -> list[str]:

@@ -11,11 +11,11 @@ import pytest
 from ami.settings import Settings
 from ami.tariffs import unbilled_vnd
 from models.anomaly import compute_signals, score_meters
+from models.anomaly.attacks import ATTACKS
+from models.anomaly.attacks import inject as _inject
 from models.anomaly.evaluate import (
-    ATTACKS,
     Evaluation,
     EvaluationSpec,
-    _inject,
     build_synthetic,
     evaluate_anomalies,
     metrics_of,

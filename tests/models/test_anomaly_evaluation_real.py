@@ -19,22 +19,21 @@ from polars.testing import assert_frame_equal
 from ami.cli import main
 from ami.errors import InputError
 from ami.settings import Settings
+from models.anomaly.attacks import ATTACKS
 from models.anomaly.baselines import (
     FEATURES,
     drop_ratio,
     recent_history_features,
     reference_iforest,
 )
-from models.anomaly.evaluate import (
-    ATTACKS,
-    ONSET_BUCKETS,
+from models.anomaly.evaluate import ONSET_BUCKETS, onset_bucket
+from models.anomaly.evaluate_real import (
     SCORERS,
     Injected,
     RealEvaluation,
     RealSpec,
     evaluate_real,
     inject_attacks,
-    onset_bucket,
     read_readings,
 )
 from models.anomaly.jobs import score_files

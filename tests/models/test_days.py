@@ -34,7 +34,8 @@ from models.anomaly.days import (
     ZERO_KW,
     day_table,
 )
-from models.anomaly.signals import history_days, normalise_readings
+from models.anomaly.readings import normalise_readings
+from models.anomaly.signals import history_days
 from tests.models.anomaly_fixture import build_province, to_daily
 from tests.realdata import real_readings
 
@@ -438,15 +439,6 @@ def test_meter_ids_sort_as_polars_sorts_them(arrays_only: None) -> None:
     readings = pl.concat(frames).sample(fraction=1.0, shuffle=True, seed=2)
     table = _same_as_reference(readings, LONDON, DAY, DAY)
     assert table["meter_id"].to_list() == sorted(table["meter_id"].to_list())
-
-
-def test_ranks_follow_polars_order() -> None:
-    """NaN of either sign above inf and tied, -0.0 tied with 0.0, as ``Series.rank``."""
-    values = np.array([[0.0, -0.0, np.inf, np.copysign(np.nan, -1.0), -np.inf, np.nan,
-                        np.inf, -1e-300, 1e-300, -2.0, 3.0, np.nan]])
-    ranks = day_features._subset_ranks(day_features._sort_rows(day_features._order_key(values)),
-                                  np.ones(values.shape, bool))
-    assert ranks[0].tolist() == pl.Series(values[0]).rank("average").to_list()
 
 
 @pytest.mark.parametrize("change", [

@@ -14,15 +14,10 @@ from polars.testing import assert_frame_equal
 from ami.errors import InputError
 from ami.province import ProvinceSpec, generate_province
 from ami.settings import Settings
-from models.anomaly.evidence import (
-    EVENT_SIGNAL_COLUMNS,
-    REGISTER_SIGNAL_COLUMNS,
-    event_signals,
-    read_bronze_events,
-    read_bronze_registers,
-    register_signals,
-)
-from models.anomaly.signals import Window
+from models.anomaly.bronze import read_bronze_events, read_bronze_registers
+from models.anomaly.events import EVENT_SIGNAL_COLUMNS, event_signals
+from models.anomaly.readings import Window
+from models.anomaly.registers import REGISTER_SIGNAL_COLUMNS, register_signals
 from pipelines.ingest import ingest_landing
 from quality.meters import build_meters
 from warehouse import Warehouse

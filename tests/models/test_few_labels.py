@@ -7,7 +7,7 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from models.anomaly.scorer import SHRINK_PENALTIES, ShrunkLogistic
+from models.anomaly.supervised import SHRINK_PENALTIES, ShrunkLogistic
 
 
 def _population(seed: int, n: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from models.anomaly.inspections import (
     read_inspections,
     record_inspections,
 )
-from models.anomaly.scorer import validate_labels
+from models.anomaly.labels import validate_labels
 from pipelines.ingest import ingest_landing
 from warehouse import Warehouse, partition_meta
 from warehouse.schemas import schema_of

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from models.anomaly.signals import MIN_LOSS_DAYS, _loss_link
+from models.anomaly.tables import MIN_LOSS_DAYS, _loss_link
 
 DAYS = [date(2026, 9, 1) + timedelta(days=d) for d in range(MIN_LOSS_DAYS + 6)]
 
