@@ -86,7 +86,8 @@ STAGES: tuple[Stage, ...] = (
         "Expectations gate.",
         (
             Step("build_meters", "silver meters", "quality.meters:build_meters"),
-            Step("vee_days", "silver readings, quarantine, findings, quality_day",
+            Step("vee_days", "silver readings, quarantine, findings, quality_day, events, "
+                 "registers",
                  "quality.vee:vee_pending", pending="quality.vee:pending_days",
                  in_order=True, gate="quality.gates:check_silver_days"),
         ),

@@ -1,4 +1,7 @@
-"""Registers and events of one local day, typed from bronze, for the VEE rules.
+"""Registers and events of one local day, typed from bronze: silver ``registers``, ``events``.
+
+VEE writes them beside the day's readings; the rules read them here, every later layer
+from silver (the anomaly evidence: ``models.anomaly.channels``).
 
 A register read is the meter's cumulative energy at an instant; the day's register delta
 (read at the local midnight ending the day minus the read at the one starting it) checks
@@ -15,10 +18,14 @@ import polars as pl
 from ami.instants import instant
 from ami.vocabulary import event_category, normalise_event_code
 from quality.days import shift_day
-from quality.parse import number, optional
+from quality.parse import optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse
+from warehouse.schemas import schema_of
 from warehouse.state import Manifest
+
+EVENTS_SCHEMA = schema_of("events").polars
+REGISTERS_SCHEMA = schema_of("registers").polars
 
 
 def _rows(warehouse: Warehouse, manifest: Manifest, kind: str,
@@ -45,22 +52,39 @@ def register_sources(manifest: Manifest, day: str) -> dict[str, str]:
     return {f"registers:{name}": load for name, load in files.items()}
 
 
-def register_deltas(warehouse: Warehouse, manifest: Manifest, day: str,
-                    start: datetime, end: datetime) -> pl.DataFrame:
-    """meter_id → register_delta_kwh for the day (reads exactly at both midnights)."""
+def day_registers(warehouse: Warehouse, manifest: Manifest, day: str,
+                  start: datetime, end: datetime) -> pl.DataFrame:
+    """The register reads bounding the day and inside it, typed: silver ``registers``.
+
+    ``read_at`` from the midnight that starts the day up to and including the one that
+    ends it (both are the day's delta). A read delivered twice counts once: the latest
+    delivery wins (it is sorted last). Rows whose instant does not parse stay in bronze.
+    """
     raw = _rows(warehouse, manifest, "registers", _register_days(day))
-    schema: dict[str, pl.DataType] = {"meter_id": pl.String(),
-                                      "register_delta_kwh": pl.Float64()}
     if raw is None:
-        return pl.DataFrame(schema=schema)
-    reads = raw.select(
+        return pl.DataFrame(schema=REGISTERS_SCHEMA)
+    return raw.select(
         pl.col("meter_id").str.strip_chars(), instant("read_at").alias("read_at"),
-        number("register_kwh_import").alias("reg"),
-    ).filter(pl.col("read_at").is_in([start, end]) & pl.col("reg").is_not_null())
-    # a read delivered twice counts once (the latest delivery wins, it is sorted last)
-    reads = reads.unique(["meter_id", "read_at"], keep="last", maintain_order=True)
-    first = reads.filter(pl.col("read_at") == start).select("meter_id", pl.col("reg").alias("a"))
-    last = reads.filter(pl.col("read_at") == end).select("meter_id", pl.col("reg").alias("b"))
+        _kwh(pl.col("register_kwh_import")).alias("register_kwh_import"),
+        _kwh(optional(raw, "register_kwh_export")).alias("register_kwh_export"),
+    ).filter(pl.col("read_at").is_between(start, end) & pl.col("meter_id").is_not_null()
+             & (pl.col("meter_id") != "")
+             ).unique(["meter_id", "read_at"], keep="last", maintain_order=True).sort(
+        "meter_id", "read_at").cast(REGISTERS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _kwh(value: pl.Expr) -> pl.Expr:
+    """A register value as delivered, text or number (empty or not a number: null)."""
+    return value.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def register_deltas(reads: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    """meter_id → register_delta_kwh of the day: the import read at ``end`` minus ``start``."""
+    known = reads.filter(pl.col("register_kwh_import").is_not_null())
+    first = known.filter(pl.col("read_at") == start).select(
+        "meter_id", pl.col("register_kwh_import").alias("a"))
+    last = known.filter(pl.col("read_at") == end).select(
+        "meter_id", pl.col("register_kwh_import").alias("b"))
     return first.join(last, on="meter_id").select(
         "meter_id", (pl.col("b") - pl.col("a")).alias("register_delta_kwh"))
 
@@ -74,18 +98,16 @@ def day_events(warehouse: Warehouse, manifest: Manifest, day: str,
     head-end's "Power Down" alike.
     """
     raw = _rows(warehouse, manifest, "events", [day])
-    schema: dict[str, pl.DataType] = {"meter_id": pl.String(),
-                                      "event_at": pl.Datetime("us", "UTC"),
-                                      "event_code": pl.String(), "category": pl.String()}
     if raw is None:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=EVENTS_SCHEMA)
     code = optional(raw, "event_code")
     return raw.select(
         pl.col("meter_id").str.strip_chars(), instant("event_at").alias("event_at"),
         normalise_event_code(code).alias("event_code"),
         event_category(code).alias("category"),
-    ).filter((pl.col("event_at") >= start) & (pl.col("event_at") < end)).unique().sort(
-        "meter_id", "event_at")
+    ).filter((pl.col("event_at") >= start) & (pl.col("event_at") < end)
+             & pl.col("meter_id").is_not_null() & (pl.col("meter_id") != "")
+             ).unique().sort("meter_id", "event_at")
 
 
 def event_sources(manifest: Manifest, day: str) -> dict[str, str]:

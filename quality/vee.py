@@ -40,7 +40,13 @@ from ami.instants import HINT, instant
 from ami.settings import Settings
 from ami.vocabulary import CustomerGroup, EventCategory, Finding, MeterRole, Quality, Rule, texts
 from quality import estimate, rules
-from quality.channels import day_events, event_sources, register_deltas, register_sources
+from quality.channels import (
+    day_events,
+    day_registers,
+    event_sources,
+    register_deltas,
+    register_sources,
+)
 from quality.days import day_bounds, local_day, shift_day
 from quality.edits import apply_edits, edit_sources, edits_for_day
 from quality.grid import ESTIMATED, MEASURED, MISSING, RULE, Block, build_blocks, cells_of
@@ -70,6 +76,9 @@ RULE_NAMES = texts((Rule.NEGATIVE_VALUE, Rule.OFF_GRID_TIMESTAMP, Rule.FUTURE_TI
                     Rule.UNPARSABLE))
 #: Days of ``quality_day`` history the rules look back on (two of each weekday).
 HISTORY_DAYS = 14
+#: What a silver day holds; raised when VEE writes more (or other) tables, so that every
+#: day is rebuilt once. v2: silver ``events`` and ``registers``.
+OUTPUTS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -488,8 +497,9 @@ class _Day:
     readings_only: bool       # no customer system: the meters table is empty
     periods: pl.DataFrame     # validity per meter, ``_partial`` when it starts/ends inside
     history: History
-    registers: pl.DataFrame
-    events: pl.DataFrame
+    reads: pl.DataFrame       # register reads bounding and inside the day (silver registers)
+    registers: pl.DataFrame   # meter_id → register_delta_kwh
+    events: pl.DataFrame      # the day's events (silver events)
     sources: dict[str, str]
 
     @classmethod
@@ -515,13 +525,17 @@ class _Day:
             ((pl.col("valid_from") > start) | (pl.col("valid_to") < end).fill_null(False))
             .alias("_partial"))
         sources = readings_sources(warehouse, day, settings=settings, history=history)
-        return cls(day, start, end, meters, attrs, readings_only, periods, history,
-                   register_deltas(warehouse, manifest, day, start, end),
+        reads = day_registers(warehouse, manifest, day, start, end)
+        return cls(day, start, end, meters, attrs, readings_only, periods, history, reads,
+                   register_deltas(reads, start, end),
                    day_events(warehouse, manifest, day, start, end), sources)
 
 
 def vee_day(day: str, *, settings: Settings) -> VeeCounts:
-    """Build the silver readings, quarantine, findings and quality partitions of one day."""
+    """Build the silver partitions of one day.
+
+    Readings, quarantine, findings, quality_day, edit_log, events and registers.
+    """
     warehouse = Warehouse.at(settings.warehouse)
     manifest = read_manifest(warehouse)
     files = current_files(manifest, "readings", day)
@@ -592,7 +606,7 @@ def vee_day(day: str, *, settings: Settings) -> VeeCounts:
     )
     _write_day(warehouse, day, silver=silver, quarantine=quarantine, findings=findings,
                quality=quality_day(silver, inputs.attrs, findings), audit=audit,
-               sources=sources, sort=several)
+               channels=(inputs.events, inputs.reads), sources=sources, sort=several)
     write_json(warehouse, f"vee/{day}.json", asdict(counts))
     return counts
 
@@ -702,9 +716,13 @@ def _partial_day_finding(silver: pl.DataFrame, day: str) -> pl.DataFrame:
 
 def _write_day(warehouse: Warehouse, day: str, *, silver: pl.DataFrame,
                quarantine: pl.DataFrame, findings: pl.DataFrame, quality: pl.DataFrame,
-               audit: pl.DataFrame, sources: dict[str, str], sort: bool) -> None:
+               audit: pl.DataFrame, channels: tuple[pl.DataFrame, pl.DataFrame],
+               sources: dict[str, str], sort: bool) -> None:
     """Write the day's silver partitions; readings last, as its catalog says "done"."""
     partition = {"date": day}
+    events, reads = channels
+    write_partition(events, "events", partition, warehouse=warehouse, sources=sources)
+    write_partition(reads, "registers", partition, warehouse=warehouse, sources=sources)
     write_partition(quarantine, "quarantine", partition, warehouse=warehouse,
                     sort_by=("_file", "_row"), sources=sources)
     write_partition(findings, "findings", partition, warehouse=warehouse, sources=sources)
@@ -899,7 +917,8 @@ def readings_sources(warehouse: Warehouse, day: str, *, settings: Settings,
     """
     manifest = read_manifest(warehouse)
     history = history or History.read(warehouse, day, settings=settings)
-    return {**current_files(manifest, "readings", day), **register_sources(manifest, day),
+    return {"vee": f"outputs v{OUTPUTS_VERSION}",
+            **current_files(manifest, "readings", day), **register_sources(manifest, day),
             **event_sources(manifest, day), **history.sources,
             "meters": source(warehouse, "meters"),
             "edits": edit_sources(day, settings=settings)}

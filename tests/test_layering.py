@@ -83,3 +83,45 @@ def test_only_the_warehouse_composes_warehouse_paths(package: str) -> None:
         if string_constants(path) & TREE_NAMES
     ]
     assert offenders == []
+
+
+#: What reads bronze: the raw rows are typed and judged once, by VEE (quality/), into
+#: silver; later layers read silver.
+BRONZE_READS = {"bronze_parts", "scan_bronze", "current_files", "network_file",
+                "FILEDROP_DATASET", "HES_API_DATASET", "CMIS_DATASET"}
+#: Later-layer files that read bronze, and why there is no silver stage between.
+BRONZE_ALLOWED = {
+    # the crews' outcomes have no VEE: gold inspections is their only copy, recorded from
+    # the landing zone's inspections* files (and from the command line)
+    "models/anomaly/inspections.py",
+    # the transformers' low-voltage network models (pandapower JSON), validated as they are
+    # loaded (pipelines.networks), are read as received
+    "models/balances.py",
+}
+
+
+def names_used(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+              for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("package", ["models", "reports", "app"])
+def test_later_layers_read_silver_not_bronze(package: str) -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / package).rglob("*.py")
+        if str(path.relative_to(ROOT)) not in BRONZE_ALLOWED
+        and names_used(path) & BRONZE_READS
+    ]
+    assert offenders == [], f"bronze read outside VEE: {offenders}"
+
+
+def test_the_bronze_scan_finds_a_bronze_read(tmp_path: Path) -> None:
+    planted = tmp_path / "x.py"
+    planted.write_text("rows = warehouse.bronze_parts('filedrop', 'events')\n",
+                       encoding="utf-8")
+    assert "bronze_parts" in names_used(planted)

@@ -158,6 +158,19 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("action", S, "", "rejected | flagged | quarantined | dropped | estimated | …"),
         _c("evidence", S, "", "the numbers behind the finding"),
     )),
+    TableSchema("events", "meter event (local day of the event: the partition)", (
+        _c("meter_id", S, "", "meter id"),
+        _c("event_at", UTC_US, "UTC", "when the meter logged it"),
+        _c("event_code", S, "", "the head-end's code, normalised (ami.vocabulary)"),
+        _c("category", S, "", "tamper | reverse | power_off | clock (empty: none)"),
+    ), time_column="event_at"),
+    TableSchema("registers", "meter × register read bounding or inside the local day", (
+        _c("meter_id", S, "", "meter id"),
+        _c("read_at", UTC_US, "UTC", "instant of the read (both midnights of the day "
+                                     "included: a day's delta needs them)"),
+        _c("register_kwh_import", F, "kWh", "cumulative import register"),
+        _c("register_kwh_export", F, "kWh", "cumulative export register"),
+    ), time_column="read_at"),
     TableSchema("quality_day", "meter or transformer × day", (
         _c("level", S, "", "meter | transformer"),
         _c("node_id", S, "", "meter or transformer id"),

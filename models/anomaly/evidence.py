@@ -13,8 +13,8 @@ on ``meter_id`` (``with_evidence``):
   means the profile under-reports; a register that goes backwards is a replaced meter or
   a fault, never theft.
 
-In the warehouse both are read from the current bronze rows of the landing zone's
-``events*`` / ``registers*`` files (``bronze.py``), which the ingest stores in bronze only.
+In the warehouse both are read from silver ``events`` and ``registers``, which VEE builds
+from the landing zone's ``events*`` / ``registers*`` files (``channels.py``).
 
 Local days are in the settings' time zone (Asia/Ho_Chi_Minh by default); instants are
 UTC. Missing is missing: a signal without data is null, never 0 (``EVIDENCE_TYPES``).

@@ -1,8 +1,8 @@
 """Typing the columns of the anomaly evidence inputs: instants, energies, the local zone.
 
-Meter events, register reads, day energies and the bronze rows they are read from arrive
-with instants as timestamps or ISO 8601 text and energies as numbers or text; these turn
-them into UTC microseconds and Float64 kWh, or raise an ``InputError`` naming the column
+Meter events, register reads and day energies given as files (``ami anomalies score``)
+arrive with instants as timestamps or ISO 8601 text and energies as numbers or text; these
+turn them into UTC microseconds and Float64 kWh, or raise an ``InputError`` naming the column
 (``require_columns`` for a missing one). Local days are in the settings' time zone, the
 project default without settings (``local_zone``).
 """
@@ -76,17 +76,3 @@ def kwh_column(column: str, dtype: pl.DataType, what: str) -> pl.Expr:
         column=column,
         fix=f"give {column} in kWh as a number",
     )
-
-
-def utc_or_null(schema: pl.Schema, column: str, what: str) -> pl.Expr:
-    """A timestamp column as UTC (null when the file lacks it)."""
-    if column not in schema:
-        return pl.lit(None, UTC_US).alias(column)
-    return utc_column(column, schema[column], what)
-
-
-def text_or_null(schema: pl.Schema, column: str) -> pl.Expr:
-    """A text column trimmed (null when the file lacks it)."""
-    if column not in schema:
-        return pl.lit(None, pl.String).alias(column)
-    return pl.col(column).cast(pl.String).str.strip_chars().alias(column)

@@ -14,7 +14,7 @@ from ami.instants import HINT, instant, problem
 from ami.settings import Settings
 from ami.vocabulary import Finding
 from models.anomaly.bins import day_bins
-from models.anomaly.bronze import read_bronze_events, read_bronze_registers
+from models.anomaly.channels import read_events, read_registers
 from models.anomaly.evidence import with_evidence
 from models.anomaly.history import HISTORY_MAX_DAYS, METERS_PER_BLOCK, change_signals
 from models.anomaly.inspections import read_inspections
@@ -333,7 +333,7 @@ def score_days(
     """Score the window of ``days`` from their stored hour bins into gold ``anomaly_scores``.
 
     Optional enrichments missing for the window — a tariff, gold day balances (the
-    transformer losses) or meter_day (the register comparison), bronze events and register
+    transformer losses) or meter_day (the register comparison), silver events and register
     reads, meters in the silver meters table, recorded inspections — are left out, with
     one line each appended to ``notes``; the scores are written regardless.
     """
@@ -361,10 +361,8 @@ def score_days(
     window = Window.ending(_day_end(days[-1], settings), settings)
     signals = with_evidence(
         signals, settings=settings,
-        events=read_bronze_events(warehouse, window.first_day, window.end_day,
-                                  settings=settings),
-        registers=read_bronze_registers(warehouse, window.first_day, window.end_day,
-                                        settings=settings),
+        events=read_events(warehouse, window.first_day, window.end_day),
+        registers=read_registers(warehouse, window.first_day, window.end_day),
         day_energy=_complete_days(warehouse, days),
         notes=notes,
     )

@@ -14,12 +14,13 @@ from polars.testing import assert_frame_equal
 from ami.errors import InputError
 from ami.province import ProvinceSpec, generate_province
 from ami.settings import Settings
-from models.anomaly.bronze import read_bronze_events, read_bronze_registers
+from models.anomaly.channels import read_events, read_registers
 from models.anomaly.events import EVENT_SIGNAL_COLUMNS, event_signals
 from models.anomaly.readings import Window
 from models.anomaly.registers import REGISTER_SIGNAL_COLUMNS, register_signals
 from pipelines.ingest import ingest_landing
 from quality.meters import build_meters
+from quality.vee import vee_pending
 from warehouse import Warehouse
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -277,6 +278,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
                         warehouse=str(root / "warehouse"))
     ingest_landing(str(root / "landing"), settings=settings)
     build_meters(settings=settings)
+    vee_pending(settings=settings)  # silver events and registers, as the chain builds them
     return settings, root
 
 
@@ -289,12 +291,12 @@ def landing_rows(landing: Path, kind: str, instant: str) -> pl.DataFrame:
     )
 
 
-def test_bronze_events_are_the_landing_events(ingested: tuple[Settings, Path]) -> None:
+def test_silver_events_are_the_landing_events(ingested: tuple[Settings, Path]) -> None:
     settings, root = ingested
     wh = Warehouse.at(settings.warehouse)
     landing = landing_rows(root / "landing", "events", "event_at")
     assert landing.filter(pl.col("event_code") == "power_off").height >= 1
-    lf = read_bronze_events(wh, START, START + timedelta(days=11), settings=settings)
+    lf = read_events(wh, START, START + timedelta(days=11))
     assert lf is not None
     got = lf.collect()
     assert got.schema == pl.Schema({"meter_id": pl.String, "event_at": UTC_US,
@@ -302,7 +304,7 @@ def test_bronze_events_are_the_landing_events(ingested: tuple[Settings, Path]) -
     assert_frame_equal(got.sort(pl.all()), landing.sort(pl.all()))
     # A narrower window: only the events of those local days.
     first, last = START + timedelta(days=3), START + timedelta(days=5)
-    part = read_bronze_events(wh, first, last, settings=settings)
+    part = read_events(wh, first, last)
     expected = landing.filter(
         pl.col("event_at").dt.convert_time_zone(settings.timezone).dt.date().is_between(first,
                                                                                          last))
@@ -316,11 +318,11 @@ def test_bronze_events_are_the_landing_events(ingested: tuple[Settings, Path]) -
     assert set(got["meter_id"]) <= meters
 
 
-def test_bronze_registers_are_the_landing_reads(ingested: tuple[Settings, Path]) -> None:
+def test_silver_registers_are_the_landing_reads(ingested: tuple[Settings, Path]) -> None:
     settings, root = ingested
     wh = Warehouse.at(settings.warehouse)
     landing = landing_rows(root / "landing", "registers", "read_at")
-    lf = read_bronze_registers(wh, START, START + timedelta(days=11), settings=settings)
+    lf = read_registers(wh, START, START + timedelta(days=11))
     assert lf is not None
     got = lf.collect()
     assert got.schema == pl.Schema({"meter_id": pl.String, "read_at": UTC_US,
@@ -329,14 +331,13 @@ def test_bronze_registers_are_the_landing_reads(ingested: tuple[Settings, Path])
     assert got.height == landing.height > 0
     assert_frame_equal(got.sort("meter_id", "read_at"), landing.sort("meter_id", "read_at"))
     # Days 3-5: the reads at the midnights opening day 3 … closing day 5.
-    part = read_bronze_registers(wh, START + timedelta(days=3), START + timedelta(days=5),
-                                 settings=settings)
+    part = read_registers(wh, START + timedelta(days=3), START + timedelta(days=5))
     assert part is not None
     instants = part.collect().group_by("meter_id").agg(pl.col("read_at").sort())
     expected = [local(START + timedelta(days=d)) for d in range(3, 7)]
     assert {tuple(v) for v in instants["read_at"].to_list()} == {tuple(expected)}
     # After the data: nothing current touches those days.
-    assert read_bronze_registers(wh, date(2027, 1, 1), date(2027, 1, 5)) is None
+    assert read_registers(wh, date(2027, 1, 1), date(2027, 1, 5)) is None
 
 
 def test_province_evidence_finds_the_injected_meters(ingested: tuple[Settings, Path]) -> None:
@@ -348,7 +349,7 @@ def test_province_evidence_finds_the_injected_meters(ingested: tuple[Settings, P
     tampered = {row["meter_id"] for row in thefts if json.loads(row["params"])["tamper_event"]}
     outages = set(injections.filter(pl.col("category") == "outage")["meter_id"])
     assert tampered, "the seed should give at least one tamper event"
-    events = read_bronze_events(wh, window.first_day, window.end_day, settings=settings)
+    events = read_events(wh, window.first_day, window.end_day)
     assert events is not None
     ev = event_signals(events, window, settings=settings)
     some = {
@@ -373,7 +374,7 @@ def test_province_evidence_finds_the_injected_meters(ingested: tuple[Settings, P
         .filter(pl.col("n") == 1440 // SPEC.interval_minutes)
         .drop("n")
     )
-    registers = read_bronze_registers(wh, window.first_day, window.end_day, settings=settings)
+    registers = read_registers(wh, window.first_day, window.end_day)
     assert registers is not None
     reg = register_signals(registers, day_energy, window, settings=settings).with_columns(
         gap_kwh=pl.sum_horizontal("register_kwh_recent", "register_kwh_hist")
@@ -402,27 +403,35 @@ def test_province_evidence_finds_the_injected_meters(ingested: tuple[Settings, P
 def test_only_the_current_version_of_a_file_is_read(settings: Settings) -> None:
     landing = Path(settings.landing)
     landing.mkdir(parents=True)
+    # a day of readings (local 2026-10-02): VEE builds the silver day, its events and reads
+    day = datetime(2026, 10, 1, 17, tzinfo=UTC)
+    (landing / "readings_2026-10-02.csv").write_text(
+        "meter_id,interval_end,interval_minutes,kwh_import\n" + "".join(
+            f"PC01,{day + timedelta(minutes=30 * k):%Y-%m-%dT%H:%M:%SZ},30,0.{k % 7 + 1}\n"
+            for k in range(1, 49)), encoding="utf-8")
     (landing / "events_crew.csv").write_text(
         "meter_id,event_at,event_code\nPC01,2026-10-02T03:00:00Z,cover_open\n", encoding="utf-8")
     (landing / "registers_a.csv").write_text(
         "meter_id,read_at,register_kwh_import,register_kwh_export\n"
         "PC01,2026-10-01T17:00:00Z,100.5,3.0\n", encoding="utf-8")
     ingest_landing(str(landing), settings=settings)
+    build_meters(settings=settings)
+    assert vee_pending(settings=settings) == ["2026-10-02"]
     # A corrected re-delivery, and a second registers file without the optional column.
     (landing / "events_crew.csv").write_text(
-        "meter_id,event_at,event_code\nPC01,2026-10-02T03:00:00Z,magnetic_tamper\n",
+        "meter_id,event_at,event_code\nPC01,2026-10-02T03:00:00Z,Magnetic Tamper\n",
         encoding="utf-8")
     (landing / "registers_b.csv").write_text(
         "meter_id,read_at,register_kwh_import\nPC01,2026-10-02T17:00:00Z,110.25\n",
         encoding="utf-8")
     ingest_landing(str(landing), settings=settings)
+    assert vee_pending(settings=settings) == ["2026-10-02"]  # its channels changed
     wh = Warehouse.at(settings.warehouse)
-    events = read_bronze_events(wh, date(2026, 10, 1), date(2026, 10, 5), settings=settings)
+    events = read_events(wh, date(2026, 10, 1), date(2026, 10, 5))
     assert events is not None
-    assert events.collect().rows() == [
+    assert events.collect().rows() == [  # the code as VEE reads it (ami.vocabulary)
         ("PC01", datetime(2026, 10, 2, 3, tzinfo=UTC), "magnetic_tamper")]
-    registers = read_bronze_registers(wh, date(2026, 10, 1), date(2026, 10, 5),
-                                      settings=settings)
+    registers = read_registers(wh, date(2026, 10, 1), date(2026, 10, 5))
     assert registers is not None
     assert registers.collect().sort("read_at").rows() == [
         ("PC01", datetime(2026, 10, 1, 17, tzinfo=UTC), 100.5, 3.0),
