@@ -41,58 +41,36 @@ rows; a 2-CPU machine shared with other work): ``check_silver_day`` takes 1.7–
 an unknown quality takes 3.4 s and 0.87 GB; ``check_gold_day`` (305,000 rows, whole)
 1.0–1.4 s and 0.55 GB. Importing this module costs ~8 s once per process (GX ~6 s).
 
-Data Docs: a GX filesystem site in ``settings.data_dir / "data_docs"`` (``index.html``,
-one page per validation), built once per call after its Checkpoints ran (many days:
-``check_silver_days`` / ``check_gold_days``); validation results behind it are kept in
-``settings.data_dir / "gx" / "validations"`` for ``DOCS_RETENTION_DAYS`` (the site is
-rebuilt from all of them on every call).
-GX's pages load Bootstrap, jQuery and Font Awesome from CDNs. The validation pages are
-rendered on the server and stay readable offline; the index's tables are filled by
-jQuery, so the site uses views (``OfflinePageView``, ``OfflineIndexPageView``) that also
-render those tables as plain HTML and draw pass/fail marks when the icon font is
-missing. A control room without internet sees every result, only unstyled.
+The Checkpoints run in ``quality.gx_run``; the Data Docs (a site that reads offline, one
+page per validation, the failing one in ``GateResult.docs_path``) are ``quality.data_docs``.
 
 Decision (``GateResult.decision``): ``pass`` when every expectation holds; ``warn`` when
 only warning-level ones fail, or error-level ones fail under policy ``warn``
 (``settings.gx_silver_gate`` / ``gx_gold_gate``); ``block`` when error-level ones fail
 under policy ``block`` — then ``QualityGateError`` is raised. Every result is also
 written to ``<warehouse>/_state/gx/<suite>/<day>.json``.
-
-One call builds its own ephemeral GX context; calls in separate processes may run side
-by side (the index page is rewritten by whichever finishes last).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from functools import reduce
-from importlib.resources import files
 from operator import add, or_
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlparse
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
 import polars as pl
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
 from great_expectations.expectations.metadata_types import FailureSeverity
 from great_expectations.expectations.row_conditions import Column
-from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import BaseLoader, ChoiceLoader, DictLoader, Environment
 
 from ami.errors import NoDataError, QualityGateError
 from ami.settings import Settings
 from ami.vocabulary import Quality, texts
+from quality.gx_run import FailedExpectation, run_checkpoints
 from quality.vee import SILVER_READINGS_SCHEMA, VALID_INTERVALS
 from warehouse import Warehouse
 from warehouse.schemas import schema_of
@@ -101,12 +79,11 @@ from warehouse.state import write_json
 __all__ = [
     "GOLD_SUITE",
     "SILVER_SUITE",
-    "FailedExpectation",
     "GateResult",
-    "OfflineIndexPageView",
-    "OfflinePageView",
     "check_gold_day",
+    "check_gold_days",
     "check_silver_day",
+    "check_silver_days",
     "suites",
 ]
 
@@ -135,28 +112,8 @@ SAMPLE_MODULUS = 50
 SAMPLE_SEED = 20_261_001
 #: Rows flagged by the whole-table scan that are added to the sample for Data Docs.
 FLAGGED_ROWS_CAP = 1_000
-#: GX validation results (and so Data Docs pages) validated longer ago than this are
-#: pruned: GX rebuilds the index from every stored result on each run, which cost +4.6 s
-#: per gate with 1,400 results (a year of daily gates). The outcome of every gate stays
-#: in ``_state/gx`` for good.
-DOCS_RETENTION_DAYS = 62
-#: Validation results listed on the Data Docs index, newest first.
-DOCS_INDEX_LIMIT = 1_000
-
-DOCS_SITE = "ami"
 
 Decision = Literal["pass", "warn", "block"]
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class FailedExpectation:
-    """One expectation that did not hold, with what GX observed."""
-
-    suite: str
-    expectation: str
-    severity: Severity
-    observed: str
 
 
 @dataclass(frozen=True)
@@ -439,212 +396,7 @@ def _rows_for_gx(frame: pl.LazyFrame, layer: _Layer, scan: _Scan) -> tuple[pl.Da
     return pl.concat(pl.collect_all(parts)), True
 
 
-# --- Data Docs that read offline -----------------------------------------------------
-
-#: The offline Data Docs templates (package data, ``quality/templates``), put in front of
-#: GX's own: its custom styles mark pass / fail / error without the CDN's fonts, and its
-#: ``bootstrap_table.j2`` writes the rows as HTML instead of leaving them to jQuery.
-OFFLINE_TEMPLATES = ("data_docs_custom_styles.css", "bootstrap_table.j2")
-
-
-def _offline(env: Environment) -> None:
-    """Put the offline templates in front of GX's own."""
-    templates = files("quality") / "templates"
-    loaders: list[BaseLoader] = [DictLoader(
-        {name: (templates / name).read_text(encoding="utf-8") for name in OFFLINE_TEMPLATES})]
-    env.loader = ChoiceLoader([*loaders, env.loader] if env.loader else loaders)
-
-
-class OfflinePageView(DefaultJinjaPageView):
-    """GX's page view with the offline templates in front (validation and suite pages)."""
-
-    def __init__(self, custom_styles_directory: str | None = None,
-                 custom_views_directory: str | None = None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        _offline(self.env)
-
-
-class OfflineIndexPageView(DefaultJinjaIndexPageView):
-    """GX's index view whose tables are written as HTML, not filled in by jQuery."""
-
-    def __init__(self, custom_styles_directory: str | None = None,
-                 custom_views_directory: str | None = None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        _offline(self.env)
-
-
-def docs_dir(*, settings: Settings) -> Path:
-    """Folder of the Data Docs site (open ``index.html``)."""
-    return (Path(settings.data_dir) / "data_docs").resolve()
-
-
-def _results_dir(settings: Settings) -> Path:
-    """GX's validation results store, from which the Data Docs are built."""
-    return (Path(settings.data_dir) / "gx" / "validations").resolve()
-
-
-def _prune_results(settings: Settings, now: datetime) -> int:
-    """Delete GX results validated over ``DOCS_RETENTION_DAYS`` ago; returns the count.
-
-    Their pages leave the site at the next index build (GX drops pages without results).
-    """
-    cutoff = now - timedelta(days=DOCS_RETENTION_DAYS)
-    removed = 0
-    # <suite>/<run_name>/<run_time>/<batch>.json, run_time as GX writes it
-    for run in _results_dir(settings).glob("*/*/*"):
-        try:
-            run_time = datetime.strptime(run.name, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
-        except ValueError:
-            continue
-        if run.is_dir() and run_time < cutoff:
-            shutil.rmtree(run, ignore_errors=True)  # another gate may be pruning too
-            removed += 1
-    return removed
-
-
-def _project_config(settings: Settings) -> DataContextConfig:
-    """Ephemeral context: suites in memory, results and the docs site on disk."""
-    defaults = InMemoryStoreBackendDefaults()
-    stores = dict(defaults.stores)
-    stores[defaults.validation_results_store_name] = {
-        "class_name": "ValidationResultsStore",
-        "store_backend": {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(_results_dir(settings)),
-        },
-    }
-    offline = {"module_name": __name__, "class_name": OfflinePageView.__name__}
-    site = {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                          "base_directory": str(docs_dir(settings=settings))},
-        "site_index_builder": {
-            "class_name": "DefaultSiteIndexBuilder",
-            "validation_results_limit": DOCS_INDEX_LIMIT,
-            "view": {"module_name": __name__, "class_name": OfflineIndexPageView.__name__},
-        },
-        "site_section_builders": {"expectations": {"view": offline},
-                                  "validations": {"view": offline},
-                                  "profiling": "None"},
-    }
-    return DataContextConfig(
-        store_backend_defaults=defaults, stores=stores, data_docs_sites={DOCS_SITE: site},
-        analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
-    )
-
-
-# --- running a gate ------------------------------------------------------------------
-
-def _target(kwargs: Mapping[str, Any]) -> str:
-    """Readable domain of an expectation: column(s) and row condition."""
-    target = kwargs.get("column") or ", ".join(kwargs.get("column_list") or ())
-    condition = kwargs.get("row_condition")
-    if isinstance(condition, Mapping) and condition.get("type") == "comparison":
-        target += (f" where {condition['column']['name']} {condition['operator']} "
-                   f"{condition['parameter']!r}")
-    elif condition:
-        target += f" where {condition}"
-    return target
-
-
-def _observed(result: Any) -> str:
-    """What GX observed, in one short line."""
-    info = result.exception_info or {}
-    messages = [info.get("exception_message")] if "raised_exception" in info else [
-        value.get("exception_message") for value in info.values() if isinstance(value, dict)]
-    if raised := [m for m in messages if m]:
-        return f"error: {raised[0]}"
-    found = result.result or {}
-    if "observed_value" in found:
-        value = found["observed_value"]
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
-    if "unexpected_count" in found:
-        counts = found.get("partial_unexpected_counts") or [
-            {"value": value, "count": 1} for value in found.get("partial_unexpected_list") or []]
-        examples = ", ".join(
-            _short(item["value"]) + (f" ×{item['count']}" if item["count"] > 1 else "")
-            for item in counts[:5])
-        return (f"{found['unexpected_count']} of {found.get('element_count')} rows"
-                + (f", e.g. {examples}" if examples else ""))
-    return "failed"
-
-
-def _short(value: Any) -> str:
-    """An unexpected value as a person reads it (a key as ``PC1 @ 2026-10-01T03:30Z``)."""
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if isinstance(value, list | tuple):
-        return " @ ".join(_short(part) for part in value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return repr(value)
-
-
-def _failures(suite: str, validation: Any) -> list[FailedExpectation]:
-    failed = []
-    for result in validation.results:
-        if result.success:
-            continue
-        config = result.expectation_config
-        severity = getattr(getattr(config, "severity", None), "value", "critical")
-        target = _target(config.kwargs)
-        failed.append(FailedExpectation(
-            suite=suite,
-            expectation=f"{config.type}({target})" if target else config.type,
-            severity="warning" if severity in ("warning", "info") else "error",
-            observed=_observed(result),
-        ))
-    return failed
-
-
-def _page(context: Any, key: Any) -> Path:
-    """Local path of the Data Docs page of one validation result."""
-    urls = context.get_docs_sites_urls(resource_identifier=key, site_name=DOCS_SITE)
-    return Path(unquote(urlparse(urls[0]["site_url"]).path))
-
-
-def _validate(layer: _Layer, runs: list[tuple[str, list[tuple[str, str, Any]]]], *,
-              settings: Settings,
-              ) -> dict[str, tuple[list[FailedExpectation], list[tuple[Path, bool]], str]]:
-    """Run one Checkpoint per (day, suite, asset, pandas frame); Data Docs built once.
-
-    Rebuilding the docs site reads every stored result, so it happens once per call, not
-    once per validation: a backfill of many days stays linear.
-    """
-    out: dict[str, tuple[list[FailedExpectation], list[tuple[Path, bool]], str]] = {}
-    keys: dict[str, list[tuple[Any, bool]]] = {}
-    now = datetime.now(UTC)
-    _prune_results(settings, now)
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(settings))
-    # every suite is registered: the docs index drops the pages of suites it does not know
-    for suite in suites(settings=settings).values():
-        context.suites.add(suite)
-    source = context.data_sources.add_pandas(layer.table)
-    assets: dict[str, Any] = {}
-    for day, batches in runs:
-        run_id = RunIdentifier(run_name=day, run_time=now)
-        failed: list[FailedExpectation] = []
-        keys[day] = []
-        for suite_name, asset, frame in batches:
-            if asset not in assets:
-                assets[asset] = source.add_dataframe_asset(asset)
-            batch = assets[asset].add_batch_definition_whole_dataframe(f"{asset}-{day}")
-            definition = context.validation_definitions.add(gx.ValidationDefinition(
-                name=f"{suite_name}-{day}", data=batch, suite=context.suites.get(suite_name)))
-            checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name=f"{suite_name}-{day}", validation_definitions=[definition],
-                result_format="SUMMARY"))
-            outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
-            for key, validation in outcome.run_results.items():
-                failed += _failures(suite_name, validation)
-                keys[day].append((key, bool(validation.success)))
-        out[day] = (failed, [], str(now.isoformat()))
-    context.build_data_docs(site_names=[DOCS_SITE])
-    for day, (failed, _, run_time) in out.items():
-        out[day] = (failed, [(_page(context, key), ok) for key, ok in keys[day]], run_time)
-    return out
-
+# --- deciding ------------------------------------------------------------------------
 
 def _message(result: GateResult, layer: _Layer) -> tuple[str, str]:
     errors = [f for f in result.failed if f.severity == "error"]
@@ -672,7 +424,7 @@ def _check(layer: _Layer, days: list[str], *, settings: Settings) -> list[GateRe
         scan = _scan(frame, layer, dict(frame.collect_schema()))
         rows, sampled = _rows_for_gx(frame, layer, scan)
         prepared.append((day, scan.facts, rows, sampled))
-    outcomes = _validate(layer, [
+    outcomes = run_checkpoints(layer.table, suites(settings=settings).values(), [
         (day, [(layer.suite, f"{layer.table}_sample" if sampled else layer.table,
                 rows.to_pandas()),
                (layer.suite + TOTALS, f"{layer.table}_totals",
@@ -746,8 +498,3 @@ def check_gold_days(days: list[str], *, settings: Settings) -> list[GateResult]:
     """``check_gold_day`` for many days with one Data Docs rebuild (a backfill)."""
     return _check(GOLD, list(days), settings=settings) if days else []
 
-
-def data_docs_index(*, settings: Settings) -> Path | None:
-    """The Data Docs home page when a gate has run (for run summaries)."""
-    index = docs_dir(settings=settings) / "index.html"
-    return index if index.exists() else None

@@ -72,7 +72,7 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
 def test_demo_starts_afresh_only_for_another_province(settings: Settings) -> None:
     from datetime import date
 
-    from ami.cli import _reset_if_other_province
+    from ami.commands.synthetic import _reset_if_other_province
     from ami.province import ProvinceSpec
 
     spec = ProvinceSpec(meters=10, start=date(2026, 10, 1), days=2)

@@ -18,14 +18,8 @@ import pytest
 from ami.errors import InputError
 from ami.province import FAULT_KINDS
 from ami.settings import Settings, get_settings
-from quality.evaluate import (
-    RULE_TRUTH,
-    CleanEvaluation,
-    VeeEvaluation,
-    clean_vee_readings,
-    evaluate_vee_readings,
-    score,
-)
+from quality.evaluate import RULE_TRUTH, VeeEvaluation, evaluate_vee_readings, score
+from quality.evaluate_clean import CleanEvaluation, clean_vee_readings
 from tests.realdata import REAL_FILE
 from warehouse import Warehouse
 
@@ -167,7 +161,7 @@ def test_score_has_every_rule_with_truth(injected: tuple[VeeEvaluation, Path]) -
 
 def test_injection_is_seeded(real_slice: Path, injected: tuple[VeeEvaluation, Path],
                              tmp_path: Path) -> None:
-    from quality.evaluate import inject_real_readings
+    from quality.inject import inject_real_readings
 
     def digest(folder: Path) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
