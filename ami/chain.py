@@ -88,7 +88,7 @@ STAGES: tuple[Stage, ...] = (
             Step("build_meters", "silver meters", "quality.meters:build_meters"),
             Step("vee_days", "silver readings, quarantine, findings, quality_day, events, "
                  "registers",
-                 "quality.vee:vee_pending", pending="quality.vee:pending_days",
+                 "quality.schedule:vee_pending", pending="quality.schedule:pending_days",
                  in_order=True, gate="quality.gates:check_silver_days"),
         ),
         schedule=None, catchup=False, emits="ami_silver", tag="quality",

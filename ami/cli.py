@@ -45,7 +45,7 @@ def ingest(
     from ami.orchestrate import DIRECT, run_chain_direct, run_dags
     from pipelines.filedrop.helpers import list_landing
     from quality.data_docs import data_docs_index
-    from quality.vee import vee_totals
+    from quality.schedule import vee_totals
     from warehouse import Warehouse
     from warehouse.state import read_manifest
 

@@ -68,7 +68,7 @@ STEPS = {
     ),
     "VEE → silver": SETTINGS + (
         "from quality.meters import build_meters\n"
-        "from quality.vee import vee_pending\n"
+        "from quality.schedule import vee_pending\n"
         "build_meters(settings=s)\n"
         "print('days', vee_pending(settings=s))\n"
     ),

@@ -36,7 +36,7 @@ from quality.days import local_day
 from quality.inject import inject_real_readings
 from quality.meters import build_meters
 from quality.real_readings import DataWindow
-from quality.vee import vee_pending
+from quality.schedule import vee_pending
 from warehouse import Warehouse
 
 #: rule → (unit, truth kinds, finding rules that count). Units: cell (meter × interval),

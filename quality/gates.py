@@ -71,7 +71,8 @@ from ami.errors import NoDataError, QualityGateError
 from ami.settings import Settings
 from ami.vocabulary import Quality, texts
 from quality.gx_run import FailedExpectation, run_checkpoints
-from quality.vee import SILVER_READINGS_SCHEMA, VALID_INTERVALS
+from quality.intake import VALID_INTERVALS
+from quality.vee import SILVER_READINGS_SCHEMA
 from warehouse import Warehouse
 from warehouse.schemas import schema_of
 from warehouse.state import write_json

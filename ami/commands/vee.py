@@ -33,7 +33,8 @@ def vee_edit(
     """Correct interval readings by hand; the audit keeps who, when, why and the original."""
     from ami.instants import require_instant
     from ami.orchestrate import rebuild
-    from quality.edits import read_edits_csv, record_edit, record_edits
+    from quality.edit_files import read_edits_csv
+    from quality.edits import record_edit, record_edits
 
     settings = get_settings()
     if file is not None:

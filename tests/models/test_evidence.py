@@ -20,7 +20,7 @@ from models.anomaly.readings import Window
 from models.anomaly.registers import REGISTER_SIGNAL_COLUMNS, register_signals
 from pipelines.ingest import ingest_landing
 from quality.meters import build_meters
-from quality.vee import vee_pending
+from quality.schedule import vee_pending
 from warehouse import Warehouse
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

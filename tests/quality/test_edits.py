@@ -16,16 +16,15 @@ from polars.testing import assert_frame_equal
 from ami.errors import InputError, NoDataError
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
+from quality.edit_files import GRID_MINUTES, read_edits_csv
 from quality.edits import (
     EDIT_LOG_SCHEMA,
     EDITS_SCHEMA,
-    GRID_MINUTES,
     apply_edits,
     edit_sources,
     edits_for_day,
     effective_edits,
     read_edits,
-    read_edits_csv,
     record_edit,
     record_edits,
 )

@@ -12,6 +12,7 @@ import pytest
 from ami.settings import Settings
 from ami.vocabulary import CustomerGroup, Finding, Rule
 from quality.grid import ESTIMATED, MEASURED, MISSING, Block
+from quality.intake import deduplicate, parse_readings
 from quality.rules import (
     clock_events,
     flat_lines,
@@ -22,7 +23,6 @@ from quality.rules import (
     spikes,
     zero_runs,
 )
-from quality.vee import deduplicate, parse_readings
 
 S = Settings()
 DAY = "2026-10-01"

@@ -114,7 +114,7 @@ def test_rerun_is_idempotent(silver: pl.DataFrame, settings: Settings, tmp_path:
 
 def test_rows_spilling_over_midnight_wait_for_their_days_delivery(
         settings: Settings, tmp_path: Path) -> None:
-    from quality.vee import vee_totals
+    from quality.schedule import vee_totals
 
     landing = tmp_path / "landing"
     write_landing(landing)

@@ -15,8 +15,8 @@ from ami.cli import main
 from ami.errors import TransientError
 from ami.orchestrate import run_chain_direct
 from ami.settings import Settings
+from quality.schedule import pending_days
 from quality.sources import current_files, scan_bronze
-from quality.vee import pending_days
 from tests.quality.test_vee import write_landing
 from tests.warehouse.frames import meter_day
 from warehouse import Warehouse, partition_meta, write_partition
@@ -212,7 +212,7 @@ def test_a_corrected_silver_day_marks_its_gold_day_and_month(
     silver_before = silver_pc3()
     day2.write_text(day2.read_text().replace(",0.3,", ",0.45,"))
     from pipelines.ingest import ingest_landing
-    from quality.vee import vee_pending
+    from quality.schedule import vee_pending
 
     ingest_landing(str(landing), settings=settings)
     assert vee_pending(settings=settings) == ["2026-10-02"]
