@@ -2,7 +2,9 @@
 
 The embedded default runs the DAGs with ``python -m dags.runner`` on a SQLite metadata
 database under ``settings.airflow_home``; this module prepares that environment and
-reports the runner's ``AMI-STEP`` lines. It never imports Airflow itself.
+reports the runner's ``AMI-STEP`` lines. It never imports Airflow itself. The direct
+runner (``run_chain_direct``, ``rebuild``) runs the same steps (``ami.chain.STAGES``) in
+this process.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shared wiring for the DAGs: assets, default arguments, error translation."""
+"""Shared wiring for the DAGs: start date, tags, default arguments, error translation."""
 
 from __future__ import annotations
 
