@@ -10,28 +10,34 @@ The meter faults and their rendering into delivered rows work on any meters × i
 matrix of energy (``plan_faults`` → ``apply_faults`` per day → ``delivered_readings``,
 ``registers_frame``, ``fault_events``, ``fault_truth``), so that the same fault mix can be
 injected into real readings (``quality.evaluate.evaluate_vee_readings``).
+
+Modules: ``spec`` (what to generate), ``grid`` (branches, feeders, transformers, customers,
+the meters table), ``injections`` (thefts, outages, moves, their events and labels),
+``load`` (one day's load, solar, theft and transformer flows), ``faults`` (meter faults on
+any matrix), ``delivery`` (the rows a head-end delivers), ``writing`` (landing and truth
+files), ``clock`` (local days as UTC instants), ``calendar`` (day types, dusk, temperature)
+and ``generate`` (``build_province`` and ``generate_province``, which put them together).
 """
 
-from ami.province.generate import (
+from ami.province.clock import day_ends
+from ami.province.delivery import delivered_readings, events_frame, registers_frame
+from ami.province.faults import (
     FAULT_KINDS,
-    THEFT_KINDS,
     DayFaults,
-    GenerationSummary,
-    ProvinceSpec,
     advance_registers,
     apply_faults,
-    day_ends,
-    delivered_readings,
-    events_frame,
     fault_events,
     fault_injections,
     fault_marks,
     fault_truth,
-    generate_province,
-    labels_frame,
     never_reporting,
     plan_faults,
-    registers_frame,
+)
+from ami.province.generate import generate_province
+from ami.province.injections import THEFT_KINDS
+from ami.province.spec import GenerationSummary, ProvinceSpec
+from ami.province.writing import (
+    labels_frame,
     write_fault_truth,
     write_frame,
     write_injections,

@@ -30,7 +30,11 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ami.province.generate import GROUPS, TZ, ProvinceSpec, build_province, simulate_day
+from ami.province.clock import TZ
+from ami.province.generate import build_province
+from ami.province.grid import GROUPS
+from ami.province.load import simulate_day
+from ami.province.spec import ProvinceSpec
 from ami.settings import Settings
 from ami.vocabulary import InspectionOutcome, MeterRole
 from models.anomaly.attacks import ATTACKS, FAULTS, LOOKALIKES, inject
