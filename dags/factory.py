@@ -20,6 +20,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, dag, task
 
 from ami.chain import STAGES, Stage, Step
+from ami.chain import stage as chain_stage
 from dags.common import DEFAULT_ARGS, START, TAGS, call
 
 #: Layers as assets: a DAG that writes a layer emits it; the next layer's DAG runs on it.
@@ -96,7 +97,7 @@ def _step_tasks(step: Step, *, outlets: list[Asset], after_mapped: bool) -> tupl
 
 def stage_dag(dag_id: str) -> DAG:
     """The DAG of one stage of the chain."""
-    stage = next(s for s in STAGES if s.dag_id == dag_id)
+    stage = chain_stage(dag_id)
     params = {p: None for s in stage.steps for p in s.params if p != "logical_date"}
 
     @dag(
