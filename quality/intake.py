@@ -150,7 +150,10 @@ def deduplicate(dup: pl.DataFrame,
     ``conflicting``).
     """
     key = ["meter_id", "interval_end"]
-    ordered = dup.sort("meter_id", "interval_end", "_file", "_row")
+    # first delivered: the earlier load (its id is its Unix time), then file and row
+    loaded = pl.col("_dlt_load_id").cast(pl.String).cast(pl.Float64, strict=False)
+    ordered = dup.sort(pl.col("meter_id"), pl.col("interval_end"), loaded, pl.col("_file"),
+                       pl.col("_row"), nulls_last=True)
     exact = ordered.unique([*key, "kwh_import", "kwh_export"], keep="first",
                            maintain_order=True)
     first = exact.unique(key, keep="first", maintain_order=True)

@@ -437,6 +437,15 @@ def test_conflicting_copies_keep_the_first_and_quarantine_the_others() -> None:
     assert per_entry.rows() == [("b.csv", 2, 1)]  # a.csv lost nothing
 
 
+def test_the_first_delivered_copy_is_the_one_of_the_earlier_load() -> None:
+    # readings_10.csv sorts before readings_9.csv, but was delivered a load later
+    rows = copies(("readings_10.csv", 1, 0.9, 0.0, T1), ("readings_9.csv", 1, 0.5, 0.0, T1))
+    rows = rows.with_columns(_dlt_load_id=pl.Series(["1765000200.5", "1765000100.25"]))
+    kept, _, quarantined, _, _ = deduplicate(rows)
+    assert kept.select("_file", "kwh_import").rows() == [("readings_9.csv", 0.5)]
+    assert quarantined["_file"].to_list() == ["readings_10.csv"]
+
+
 def test_copies_differing_in_export_only_are_reported_as_conflicting() -> None:
     _, dropped, quarantined, findings, _ = deduplicate(copies(
         ("a.csv", 1, 0.5, 0.0, T1), ("a.csv", 2, 0.5, 0.3, T1)))
