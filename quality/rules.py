@@ -20,6 +20,14 @@ from warehouse.schemas import schema_of
 
 FINDINGS_SCHEMA = schema_of("findings").polars
 
+#: A day's export at or below this is a meter's noise, not export [kWh] (reverse_energy).
+EXPORT_NOISE_KWH = 0.01
+#: Added to a day's kWh/kW before its logarithm, so an empty day has one [kWh/kW].
+GROUP_LOG_OFFSET = 0.01
+#: The group's robust spread (log scale) is at least this: in a group of near-identical
+#: days a tiny difference would otherwise be "far out" of its range [-].
+GROUP_SPREAD_MIN = 0.05
+
 #: Rules with their meaning, for the evaluation and the docs (rule → what it finds).
 RULE_TEXT: dict[str, str] = {
     Finding.MISSING_INTERVAL: "intervals the head-end did not deliver",
@@ -224,7 +232,7 @@ def reverse_energy(block: Block, has_solar: np.ndarray, expected: np.ndarray) ->
     export = np.where(block.quality == MEASURED, block.kwh_export, np.nan)
     with np.errstate(all="ignore"):
         total = np.nansum(export, axis=1)
-    rows = np.flatnonzero((total > 0.01) & ~has_solar & expected)
+    rows = np.flatnonzero((total > EXPORT_NOISE_KWH) & ~has_solar & expected)
     evidence = pl.Series([f"export {v:.2f} kWh in the day, no solar listed"
                           for v in total[rows]], dtype=pl.String)
     return meter_days(block, rows, Finding.REVERSE_ENERGY, "flagged", evidence)
@@ -239,12 +247,12 @@ def group_range(day_kwh: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
     ``group_low``.
     """
     scored = day_kwh.lazy().filter(pl.col("contracted_kw") > 0).with_columns(
-        (pl.col("kwh") / pl.col("contracted_kw") + 0.01).log().alias("_x")
+        (pl.col("kwh") / pl.col("contracted_kw") + GROUP_LOG_OFFSET).log().alias("_x")
     ).with_columns(
         pl.col("_x").median().over("customer_group").alias("_m"),
     ).with_columns(
         ((pl.col("_x") - pl.col("_m")).abs().median().over("customer_group") * 1.4826)
-        .clip(lower_bound=0.05).alias("_s"),
+        .clip(lower_bound=GROUP_SPREAD_MIN).alias("_s"),
         pl.len().over("customer_group").alias("_n"),
     ).with_columns(((pl.col("_x") - pl.col("_m")) / pl.col("_s")).alias("_z")).filter(
         (pl.col("_n") >= settings.group_range_min_meters)
