@@ -48,6 +48,7 @@ class Step:
     parallel: int = 1               # independent units built at once (mapped tasks)
     gate: str | None = None         # "module:function" checking the units built
     params: tuple[str, ...] = ()    # run parameters (DAG params, runner arguments)
+    label: str = ""                 # its progress bar's text, in Vietnamese (units steps)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ STAGES: tuple[Stage, ...] = (
             Step("vee_days", "silver readings, quarantine, findings, quality_day, events, "
                  "registers",
                  "quality.schedule:vee_pending", pending="quality.schedule:pending_days",
-                 in_order=True, gate="quality.gates:check_silver_days"),
+                 in_order=True, gate="quality.gates:check_silver_days",
+                 label="Kiểm tra, ước tính dữ liệu (VEE: bronze → silver)"),
         ),
         schedule=None, catchup=False, emits="ami_silver", tag="quality",
     ),
@@ -99,9 +101,11 @@ STAGES: tuple[Stage, ...] = (
         (
             Step("build_day", "gold meter_day, balance_interval, balance_day",
                  "models.balances:build_day", pending="models.balances:pending_gold_days",
-                 parallel=2, gate="quality.gates:check_gold_days"),
+                 parallel=2, gate="quality.gates:check_gold_days",
+                 label="Cân bằng ngày (silver → gold)"),
             Step("build_month", "gold balance_month", "models.balances:build_month",
-                 pending="models.balances:pending_months", parallel=2),
+                 pending="models.balances:pending_months", parallel=2,
+                 label="Cân bằng tháng"),
         ),
         schedule=None, catchup=False, emits="ami_gold", tag="losses",
     ),
@@ -117,7 +121,8 @@ STAGES: tuple[Stage, ...] = (
                  "ami.chain:record_inspections"),
             Step("build_hours", "gold anomaly_hours, anomaly_days",
                  "models.anomaly.jobs:build_hour_day",
-                 pending="models.anomaly.jobs:pending_hour_days", parallel=2),
+                 pending="models.anomaly.jobs:pending_hour_days", parallel=2,
+                 label="Dữ liệu theo giờ và theo ngày cho phát hiện bất thường"),
             Step("score", "gold anomaly_scores", "ami.chain:score"),
         ),
         schedule=None, catchup=False, tag="anomalies",

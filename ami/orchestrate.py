@@ -154,7 +154,7 @@ def run_step(step: Step, *, settings: Settings, progress: Progress | None = None
     if step.pending is None:
         return run_once(step, settings=settings, params=params)
     pending = function(step.pending)(settings=settings)
-    bar = progress.add_task(step.writes, total=len(pending)) if progress else None
+    bar = progress.add_task(step.label, total=len(pending)) if progress else None
 
     def advance(_unit: str) -> None:
         if progress is not None and bar is not None:

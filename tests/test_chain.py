@@ -25,3 +25,9 @@ def test_step_names_are_unique_task_ids() -> None:
     for stage in STAGES:
         names = [s.name for s in stage.steps]
         assert len(names) == len(set(names)), stage.dag_id
+
+
+@pytest.mark.parametrize("step", [s for s in STEPS if s.pending], ids=lambda s: s.name)
+def test_a_step_with_units_shows_people_a_vietnamese_label(step: object) -> None:
+    label = step.label  # type: ignore[attr-defined]
+    assert label and any(c in label for c in "ăâđêôơưáàảãạếềệốồộớờợứừự"), label
