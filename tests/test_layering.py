@@ -125,3 +125,15 @@ def test_the_bronze_scan_finds_a_bronze_read(tmp_path: Path) -> None:
     planted.write_text("rows = warehouse.bronze_parts('filedrop', 'events')\n",
                        encoding="utf-8")
     assert "bronze_parts" in names_used(planted)
+
+
+@pytest.mark.parametrize("package", [*PACKAGES, "dags", "benchmarks"])
+def test_code_refers_to_its_own_docs_only(package: str) -> None:
+    # Messages and docstrings point to the README, not to documents outside the repository.
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / package).rglob("*.py")
+        if any(word in path.read_text(encoding="utf-8")
+               for word in ("DESIGN.md", "DESIGN §", "STYLE.md"))
+    ]
+    assert offenders == []

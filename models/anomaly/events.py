@@ -122,7 +122,8 @@ def _typed_events(events: pl.LazyFrame) -> pl.LazyFrame:
     """``meter_id``, ``event_at`` [UTC], normalised ``event_code``; unusable rows dropped."""
     schema = events.collect_schema()
     require_columns(schema, _EVENT_COLUMNS, "events",
-                    "provide meter_id, event_at (UTC instant) and event_code (DESIGN §4); map "
+                    "provide meter_id, event_at (UTC instant) and event_code (the README's data "
+                    "contract); map "
                     "vendor names at ingestion")
     return events.select(
         pl.col("meter_id").cast(pl.String).str.strip_chars(),

@@ -36,7 +36,7 @@ def validate_labels(
                 file=file,
                 column=column,
                 fix="provide meter_id, inspected_at, outcome (theft / meter_fault / "
-                "billing_error / no_issue) as in DESIGN §4",
+                "billing_error / no_issue) as in the README's 'Landing zone and data contract'",
             )
     frame = labels.with_columns(
         pl.col("meter_id").cast(pl.String), pl.col("outcome").cast(pl.String)

@@ -99,7 +99,8 @@ def normalise_readings(readings: pl.LazyFrame) -> pl.LazyFrame:
             raise InputError(
                 "readings lack a required column",
                 column=column,
-                fix=f"provide {', '.join(REQUIRED_COLUMNS)} (canonical names, DESIGN §4); "
+                fix=f"provide {', '.join(REQUIRED_COLUMNS)} (the canonical names of the "
+                f"README's data contract); "
                 "map vendor names at ingestion",
             )
     end_type = schema["interval_end"]
@@ -203,7 +204,8 @@ def current_topology(
         raise InputError(
             "meters table lacks a required column",
             column="meter_id",
-            fix="provide the CMIS meters export with canonical columns (DESIGN §4)",
+            fix="provide the CMIS meters export with the canonical columns of the README's "
+            "data contract",
         )
     defaults: dict[str, pl.Expr] = {
         "meter_role": pl.lit(MeterRole.CUSTOMER),

@@ -227,7 +227,7 @@ def _typed_registers(registers: pl.LazyFrame) -> pl.LazyFrame:
     schema = registers.collect_schema()
     require_columns(schema, _REGISTER_COLUMNS, "register reads",
                     "provide meter_id, read_at (UTC instant) and register_kwh_import (cumulative "
-                    "kWh) as in DESIGN §4")
+                    "kWh) as in the README's 'Landing zone and data contract'")
     return registers.select(
         pl.col("meter_id").cast(pl.String).str.strip_chars(),
         utc_column("read_at", schema["read_at"], "register reads"),

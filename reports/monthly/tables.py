@@ -125,7 +125,8 @@ def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
             raise InputError(
                 f"{what} lack a required column",
                 column=column,
-                fix=f"provide {', '.join(columns)} (DESIGN §4 / gold contract)",
+                fix=f"provide {', '.join(columns)} (the gold tables of the README's "
+                    "warehouse layout)",
             )
 
 
