@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, dag, task
 
-from ami.chain import STAGES, Stage, Step
+from ami.chain import STAGES, Stage, Step, function, run_once, summary
 from ami.chain import stage as chain_stage
 from dags.common import DEFAULT_ARGS, START, TAGS, call
 
@@ -48,8 +48,6 @@ def _settings() -> Any:
 
 def _step_tasks(step: Step, *, outlets: list[Asset], after_mapped: bool) -> tuple[Any, Any]:
     """The first and last task of a step, wired to each other."""
-    from ami.chain import function, run_once, summary
-
     trigger = "none_failed" if after_mapped else "all_success"
     if step.pending is None:
         @task(task_id=step.name, outlets=outlets, trigger_rule=trigger)

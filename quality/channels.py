@@ -18,7 +18,7 @@ import polars as pl
 from ami.instants import instant
 from ami.vocabulary import event_category, normalise_event_code
 from quality.days import shift_day
-from quality.parse import optional
+from quality.parse import number, optional
 from quality.sources import current_files, scan_bronze
 from warehouse import Warehouse
 from warehouse.schemas import schema_of
@@ -65,17 +65,12 @@ def day_registers(warehouse: Warehouse, manifest: Manifest, day: str,
         return pl.DataFrame(schema=REGISTERS_SCHEMA)
     return raw.select(
         pl.col("meter_id").str.strip_chars(), instant("read_at").alias("read_at"),
-        _kwh(pl.col("register_kwh_import")).alias("register_kwh_import"),
-        _kwh(optional(raw, "register_kwh_export")).alias("register_kwh_export"),
+        number("register_kwh_import").alias("register_kwh_import"),
+        number(optional(raw, "register_kwh_export")).alias("register_kwh_export"),
     ).filter(pl.col("read_at").is_between(start, end) & pl.col("meter_id").is_not_null()
              & (pl.col("meter_id") != "")
              ).unique(["meter_id", "read_at"], keep="last", maintain_order=True).sort(
         "meter_id", "read_at").cast(REGISTERS_SCHEMA)  # type: ignore[arg-type]
-
-
-def _kwh(value: pl.Expr) -> pl.Expr:
-    """A register value as delivered, text or number (empty or not a number: null)."""
-    return value.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 
 
 def register_deltas(reads: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:

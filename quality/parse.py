@@ -12,9 +12,10 @@ from ami.errors import ConfigError, InputError
 TRUE_TEXT = ("true", "1", "yes", "y", "t", "x", "có")
 
 
-def number(column: str) -> pl.Expr:
-    """Parse a decimal number; null when empty or not a number."""
-    return pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+def number(column: str | pl.Expr) -> pl.Expr:
+    """Parse a decimal number from text (a column or an expression); null if not a number."""
+    text = pl.col(column) if isinstance(column, str) else column
+    return text.str.strip_chars().cast(pl.Float64, strict=False)
 
 
 def flag(column: str) -> pl.Expr:
