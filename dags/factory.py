@@ -9,8 +9,10 @@ Each step becomes its task(s), in the declared order:
 
 A gate runs after its step on the units the step listed. A step after a mapped one runs
 when nothing failed (``none_failed``): a mapped task with no units is skipped, and the
-next step must still run. The last task of a stage that hands a layer on emits its asset;
-the stage after it is scheduled on that asset.
+next step must still run. A stage that hands a layer on emits its asset once, from its
+last task, after everything is written: the gate, a ``…_written`` task after a mapped
+step (never the mapped instances: each would announce the layer before the others had
+written their unit), or the step's single task. The stage after it is scheduled on it.
 """
 
 from __future__ import annotations
@@ -72,14 +74,23 @@ def _step_tasks(step: Step, *, outlets: list[Asset], after_mapped: bool) -> tupl
             units: list[str] = call(function(step.pending or ""), settings=_settings())
             return units
 
-        @task(task_id=step.name, max_active_tis_per_dagrun=step.parallel,
-              outlets=[] if step.gate else outlets)
+        # a mapped task never emits: each instance would announce the layer before the
+        # other units are written (see ``written`` below)
+        @task(task_id=step.name, max_active_tis_per_dagrun=step.parallel)
         def build(unit: str) -> str:
             call(function(step.run), unit, settings=_settings())
             return unit
 
         first = units_arg = pending()
         last = build.expand(unit=first)
+        if outlets and not step.gate:
+            @task(task_id=f"{step.name}_written", outlets=outlets)
+            def written(units: list[str]) -> list[str]:
+                return list(units)  # the layer is announced once, after every unit
+
+            done = written(units_arg)
+            last >> done
+            last = done
     if step.gate:
         @task(task_id=f"{step.name}_gate", outlets=outlets, trigger_rule="none_failed")
         def gate(units: list[str]) -> list[str]:

@@ -86,3 +86,16 @@ def test_dag_bodies_are_wiring_only() -> None:
     for path in DAGS.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "polars" not in text and "pandas" not in text, path.name
+
+
+def test_a_layer_is_announced_once_after_it_is_written(bag: DagBag) -> None:
+    # One emitting task per DAG, no mapped task among them, and every other task upstream
+    # of it: the next layer's DAG never starts on half of the data.
+    for stage in STAGES:
+        dag = bag.dags[stage.dag_id]
+        emitting = [t for t in dag.tasks if t.outlets]
+        assert len(emitting) == (1 if stage.emits else 0), stage.dag_id
+        for task in emitting:
+            assert not task.is_mapped, f"{stage.dag_id}.{task.task_id}"
+            upstream = task.get_flat_relative_ids(upstream=True)
+            assert upstream == {t.task_id for t in dag.tasks} - {task.task_id}, task.task_id
