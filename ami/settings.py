@@ -157,6 +157,25 @@ class Settings(BaseSettings):
     anomaly_recent_days: int = Field(14, description="Recent window compared to history [d].")
     anomaly_top_n: int = Field(10, description="Meters shown in the demo summary.")
 
+    # --- review web app (``ami app``) --------------------------------------------------
+    app_db: str | None = Field(
+        None, description="SQLAlchemy URL of the app's users, sessions and login attempts; "
+        "None: SQLite at <data_dir>/app/app.db (PostgreSQL for several app processes)."
+    )
+    app_host: str = Field("127.0.0.1", description="Address the app binds to (loopback: put "
+                          "a TLS reverse proxy in front to serve others).")
+    app_port: int = Field(8000, description="Port of the app.")
+    app_secure_cookies: bool = Field(
+        False, description="Mark the session cookie Secure (set it when the app is served "
+        "over TLS, as behind the compose file's proxy)."
+    )
+    app_session_hours: float = Field(12.0, description="A login lasts this long [h].")
+    app_login_attempts: int = Field(
+        5, description="Failed logins allowed per user name and per client address within "
+        "app_login_window_minutes; more are refused until the window passes."
+    )
+    app_login_window_minutes: float = Field(15.0, description="Login rate-limit window [min].")
+
     # --- Great Expectations gates at the layer boundaries -----------------------------
     gx_silver_gate: Literal["block", "warn"] = Field(
         "block", description="Silver readings gate: a failing error-level expectation "
@@ -175,6 +194,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}; use e.g. Asia/Ho_Chi_Minh") from None
         return value
+
+    @property
+    def app_db_url(self) -> str:
+        """The app database's SQLAlchemy URL (SQLite under the data folder by default)."""
+        return self.app_db or f"sqlite:///{(self.data_dir / 'app' / 'app.db').resolve()}"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -60,6 +60,20 @@ def _anomaly_scores_v2(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit("unsupervised", pl.String).alias("model"))
 
 
+def _anomaly_scores_v3(frame: pl.DataFrame) -> pl.DataFrame:
+    """Anomaly scores 2 → 3: the change day; the next scoring fills it."""
+    return frame.with_columns(pl.lit(None, pl.Date).alias("change_day"))
+
+
+def _inspections_v2(frame: pl.DataFrame) -> pl.DataFrame:
+    """Inspections 1 → 2: who recorded a row in the app, and the photo reference.
+
+    Rows recorded before came from files or the command line: neither is known.
+    """
+    return frame.with_columns(pl.lit(None, pl.String).alias(c)
+                              for c in ("recorded_by", "photo_ref"))
+
+
 def _quality_day_v2(frame: pl.DataFrame) -> pl.DataFrame:
     """Quality day 1 → 2: base load (25th percentile) and largest interval of each meter.
 
@@ -78,6 +92,8 @@ MIGRATIONS: dict[tuple[str, int], Migration] = {
     ("balance_day", 2): _balances_v3,
     ("balance_month", 2): _balances_v3,
     ("anomaly_scores", 1): _anomaly_scores_v2,
+    ("anomaly_scores", 2): _anomaly_scores_v3,
+    ("inspections", 1): _inspections_v2,
 }
 
 

@@ -289,7 +289,9 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
                                                "excluding VAT"),
         _c("customer_group", S, "", "customer group"),
         _c("model", S, "", "unsupervised | supervised (learnt from inspections)"),
-    ), version=2),
+        _c("change_day", pl.Date(), "", "first local day after the meter's most significant "
+                                        "change (empty: none found)"),
+    ), version=3),
     # Entered by loss-reduction teams (README: inspections), not derived from bronze: the only
     # copy of what the crews found. Unpartitioned, like the other small tables.
     TableSchema("inspections", "meter × inspection", (
@@ -298,9 +300,11 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         _c("outcome", S, "", "theft | meter_fault | billing_error | no_issue"),
         _c("recovered_kwh", F, "kWh", "energy recovered (back-billed); empty when not given"),
         _c("note", S, "", "the crew's note"),
-        _c("source", S, "", "landing file name, or cli"),
+        _c("source", S, "", "landing file name, cli, or web"),
         _c("recorded_at", UTC_US, "UTC", "when this version of the row was recorded"),
-    ), time_column="inspected_at"),
+        _c("recorded_by", S, "", "the app user who recorded it (empty: file or cli)"),
+        _c("photo_ref", S, "", "reference of the crew's photo (empty: none)"),
+    ), version=2, time_column="inspected_at"),
 )}
 
 

@@ -25,17 +25,54 @@ def report_monthly(
     console.print(f"Báo cáo tháng {month}: {paths.workbook}")
 
 
-def review_app(
-    *,
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
-) -> None:
-    """Start the review web app (read-only first version)."""
-    from app.server import make_server
+review_app = typer.Typer(
+    invoke_without_command=True,
+    help="The review web app (loss teams): `ami app` serves it, `ami app create-user` adds "
+    "a login.")
 
-    server = make_server(get_settings(), host=host, port=port)
-    console.print(f"Trang rà soát: http://{host}:{port}/  (Ctrl+C để dừng)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.server_close()
+
+@review_app.callback()
+def review_app_serve(
+    ctx: typer.Context,
+    *,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (AMI_APP_PORT, 8000).")
+                    ] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Address to bind (AMI_APP_HOST; loopback by default).")] = None,
+) -> None:
+    """Start the review web app (login required; 127.0.0.1 by default)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from app.main import serve
+
+    settings = get_settings()
+    host, port = host or settings.app_host, port or settings.app_port
+    console.print(f"Trang rà soát tổn thất: http://{host}:{port}/  (Ctrl+C để dừng)")
+    serve(settings, host=host, port=port)
+
+
+@review_app.command("create-user")
+def create_user(
+    *,
+    username: Annotated[str, typer.Argument(help="Login name (letters, digits, . _ -).")],
+    role: Annotated[str, typer.Option(help="viewer (aggregates only), inspector (meters of "
+                                           "their branches, records outcomes) or admin.")],
+    branch: Annotated[list[str] | None, typer.Option(
+        help="Branch id (Điện lực) an inspector works for; repeat for several.")] = None,
+    full_name: Annotated[str, typer.Option(help="Name shown in the app.")] = "",
+    password: Annotated[str | None, typer.Option(
+        envvar="AMI_APP_NEW_PASSWORD", help="Password (≥ 10 characters); asked for when "
+        "not given (or set AMI_APP_NEW_PASSWORD).")] = None,
+    replace: Annotated[bool, typer.Option(help="Reset an existing user.")] = False,
+) -> None:
+    """Add a user of the review app (stored in AMI_APP_DB, argon2-hashed)."""
+    from app.users import UserStore
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = get_settings()
+    user = UserStore(settings.app_db_url).create_user(
+        username, password, role=role, branches=tuple(branch or ()), full_name=full_name,
+        replace=replace)
+    where = f" ({', '.join(user.branches)})" if user.branches else ""
+    console.print(f"user {user.username}: {user.role}{where}", markup=False, highlight=False)

@@ -50,9 +50,10 @@ TABLE = "inspections"
 SCHEMA = schema_of(TABLE).polars
 #: One row per key; the later record of a key wins for the value columns.
 KEY = ("meter_id", "inspected_at")
-VALUES = ("outcome", "recovered_kwh", "note")
-#: ``source`` of the rows recorded from the command line.
+VALUES = ("outcome", "recovered_kwh", "note", "photo_ref")
+#: ``source`` of the rows recorded from the command line, and from the review app.
 CLI_SOURCE = "cli"
+WEB_SOURCE = "web"
 #: Landing-zone file kind (``inspections*`` files) whose rows land in bronze.
 LANDING_KIND = "inspections"
 #: Prefix of the catalog sources naming a recorded landing file (→ its load id).
@@ -113,7 +114,7 @@ def parse_inspections(rows: pl.DataFrame, *, file: str | None = None) -> pl.Data
     ``inspected_at`` [UTC], ``outcome``, ``recovered_kwh`` [kWh] and ``note`` in input
     order. Raises ``InputError`` naming ``file``, the row and the column.
     """
-    text = [c for c in ("meter_id", "outcome", "note") if c in rows.columns]
+    text = [c for c in ("meter_id", "outcome", "note", "photo_ref") if c in rows.columns]
     cleaned = rows.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars() for c in text
     ).with_columns(
@@ -128,7 +129,9 @@ def parse_inspections(rows: pl.DataFrame, *, file: str | None = None) -> pl.Data
             more = f" ({empty.height} rows like this)" if empty.height > 1 else ""
             raise InputError(f"{column} is empty{more}", file=file,
                              row=int(empty["_i"][0]) + 1, column=column, fix=fix)
-    return typed
+    photo = cleaned["photo_ref"] if "photo_ref" in cleaned.columns else None
+    return typed.with_columns(photo_ref=pl.Series(photo, dtype=pl.String) if photo is not None
+                              else pl.lit(None, pl.String))
 
 
 def record_inspections(
@@ -137,6 +140,7 @@ def record_inspections(
     warehouse: Warehouse,
     source: str,
     recorded_at: datetime | None = None,
+    recorded_by: str | None = None,
 ) -> RecordResult:
     """Merge inspection outcomes into the gold table ``inspections``, idempotently.
 
@@ -147,6 +151,7 @@ def record_inspections(
         source: where the rows come from: ``"cli"`` or the landing file's name.
         recorded_at: when they are recorded [UTC]; now by default (never earlier than the
             latest row already recorded, so "later wins" follows the order of recording).
+        recorded_by: the app user recording them (None: a file or the command line).
 
     Within ``frame`` the last row of a (meter_id, inspected_at) wins.
 
@@ -159,7 +164,8 @@ def record_inspections(
     if not source.strip():
         raise ConfigError("the source of the inspection outcomes is not given",
                           fix=f'pass source="{CLI_SOURCE}" or the landing file name')
-    rows = parse_inspections(frame).with_columns(source=pl.lit(source.strip(), pl.String))
+    rows = parse_inspections(frame).with_columns(source=pl.lit(source.strip(), pl.String),
+                                                 recorded_by=pl.lit(recorded_by, pl.String))
     with _exclusive(warehouse):
         return _merge(rows, warehouse=warehouse, recorded_at=recorded_at)
 
@@ -278,7 +284,8 @@ def _merge(
     same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in VALUES])
     fresh = joined.filter(pl.col("_known").is_null() | ~same)
     added = joined.filter(pl.col("_known").is_null()).height
-    fresh = fresh.select(*KEY, *VALUES, "source",
+    by = pl.col("recorded_by") if "recorded_by" in fresh.columns else pl.lit(None, pl.String)
+    fresh = fresh.select(*KEY, *VALUES, "source", by.alias("recorded_by"),
                          recorded_at=pl.lit(now, pl.Datetime("us", "UTC")))
     merged = pl.concat([table.join(fresh, on=list(KEY), how="anti"),
                         fresh.select(list(SCHEMA)).cast(SCHEMA)])  # type: ignore[arg-type]

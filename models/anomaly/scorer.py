@@ -76,6 +76,7 @@ OUTPUT_COLUMNS = (
     "est_unbilled_vnd_month",
     "customer_group",
     "model",
+    "change_day",
 )
 
 

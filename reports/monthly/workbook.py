@@ -30,6 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ami.reference import COMPANY_NAME, RECIPIENT
 from ami.settings import Settings
+from reports.formats import vi_number
 from reports.monthly.tables import MonthlyReport, build_tables
 
 SHEET_COVER = "Trang bìa"
@@ -284,12 +285,6 @@ def _notes(sheet: Worksheet, first_row: int, lines: list[str]) -> None:
         sheet.cell(row=first_row + offset, column=1, value=line).font = Font(italic=True)
 
 
-def _fmt_vi(value: float, decimals: int) -> str:
-    """A number in Vietnamese notation for cover-sheet text: ``5,23``, ``1.234``."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
 def _cover_sheet(sheet: Worksheet, report: MonthlyReport, settings: Settings) -> None:
     mm, yyyy = report.month[5:7], report.month[:4]
     province = report.losses.filter(pl.col("level") == "province").row(0, named=True)
@@ -317,7 +312,7 @@ def _cover_sheet(sheet: Worksheet, report: MonthlyReport, settings: Settings) ->
         ("Tỷ lệ tổn thất điện năng toàn tỉnh (%):", province["loss_pct"], PCT_FORMAT),
         (
             "Kế hoạch / mục tiêu phấn đấu (%):",
-            f"{_fmt_vi(settings.loss_target_pct, 1)} / {_fmt_vi(settings.loss_stretch_pct, 1)}",
+            f"{vi_number(settings.loss_target_pct, 1)} / {vi_number(settings.loss_stretch_pct, 1)}",
             None,
         ),
         (
@@ -372,7 +367,7 @@ def _losses_sheet(sheet: Worksheet, report: MonthlyReport, settings: Settings) -
         len(columns),
     )
     _header(sheet, columns)
-    threshold = _fmt_vi(100 * settings.completeness_threshold, 0)
+    threshold = vi_number(100 * settings.completeness_threshold, 0)
     for index, item in enumerate(report.losses.iter_rows(named=True)):
         row = HEADER_ROW + 1 + index
         is_province = item["level"] == "province"
@@ -407,8 +402,8 @@ def _losses_sheet(sheet: Worksheet, report: MonthlyReport, settings: Settings) -
         [
             "Tỷ lệ tổn thất = Tổn thất / Điện nhận × 100. Dòng toàn tỉnh là cân bằng điện năng "
             "của toàn tỉnh (tổng của mọi TBA có công tơ tổng, không phải trung bình các tỷ lệ).",
-            f"Kế hoạch {_fmt_vi(settings.loss_target_pct, 0)} %, mục tiêu phấn đấu năm 2026 "
-            f"{_fmt_vi(settings.loss_stretch_pct, 0)} % theo Kế hoạch tiết kiệm điện năm 2026 "
+            f"Kế hoạch {vi_number(settings.loss_target_pct, 0)} %, mục tiêu phấn đấu năm 2026 "
+            f"{vi_number(settings.loss_stretch_pct, 0)} % theo Kế hoạch tiết kiệm điện năm 2026 "
             "của tỉnh; đạt khi tỷ lệ tổn thất không vượt mức.",
             "Tỷ lệ đo đếm: phần điện năng nhận và giao được đo thực (không phải ước tính hay "
             f"thiếu số liệu); dưới {threshold} % số liệu được tô màu và ghi chú là chưa đủ tin "

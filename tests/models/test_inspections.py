@@ -64,6 +64,8 @@ def test_round_trip_through_the_warehouse(tmp_path: Path) -> None:
         "note": ["dây vượt công tơ", None, "kẹt số"],
         "source": ["cli"] * 3,
         "recorded_at": [T1] * 3,
+        "recorded_by": [None] * 3,
+        "photo_ref": [None] * 3,
     }, schema=schema_of("inspections").polars)
     assert_frame_equal(table, expected)
     meta = partition_meta(wh, "inspections")
@@ -84,7 +86,8 @@ def test_parquet_input_with_typed_columns(tmp_path: Path) -> None:
     assert table is not None
     assert table.row(0, named=True) == {
         "meter_id": "PC09", "inspected_at": utc(2026, 10, 8), "outcome": "billing_error",
-        "recovered_kwh": 42.0, "note": None, "source": "cli", "recorded_at": T1}
+        "recovered_kwh": 42.0, "note": None, "source": "cli", "recorded_at": T1,
+        "recorded_by": None, "photo_ref": None}
 
 
 def test_recording_the_same_file_again_changes_nothing(tmp_path: Path) -> None:
