@@ -7,7 +7,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo app test test-fast lint bench clean
 
 # uv itself, installed with pip into a private folder when the machine has none.
 .tools/bin/uv:
@@ -36,6 +36,10 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 demo: $(VENV)/.synced
 	$(VENV)/bin/ami demo
 
+# The review app on http://127.0.0.1:8000/ over ./data (users: see the end of `make demo`).
+app: $(VENV)/.synced
+	$(VENV)/bin/ami app
+
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -48,6 +52,7 @@ test-fast: $(VENV)/.synced
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.run
+	$(VENV)/bin/python -m benchmarks.app
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

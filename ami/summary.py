@@ -63,6 +63,23 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
         console.print(f"Kiểm định chất lượng dữ liệu (Data Docs): {docs.resolve()}")
     console.print(f"Dữ liệu: {generation.customers:,} công tơ khách hàng, "
                   f"{generation.transformers:,} TBA; thời gian chạy {seconds:,.0f} s")
+    _print_app(console, branches=sorted(branches["node_id"].to_list()), settings=settings)
+
+
+def _print_app(console: Console, *, branches: list[str], settings: Settings) -> None:
+    """The review app's address and a demo user per role (fresh passwords each demo)."""
+    from app.users import UserStore, create_demo_users
+
+    made = create_demo_users(UserStore(settings.app_db_url), branch=branches[0],
+                             folder=settings.data_dir / "app")
+    url = f"http://{settings.app_host}:{settings.app_port}/"
+    console.print(f"Trang rà soát tổn thất (review app): chạy [bold]make app[/] rồi mở {url}")
+    for user, password in made:
+        where = f", Điện lực {', '.join(user.branches)}" if user.branches else ""
+        console.print(f"  {user.role.value:<9} {user.username:<8} mật khẩu {password}{where}",
+                      markup=False, highlight=False)
+    console.print(f"  (mật khẩu cũng lưu ở {(settings.data_dir / 'app' / 'demo-users.txt')})",
+                  markup=False, highlight=False)
 
 
 def _mark(pct: float | None, goal: float) -> str:

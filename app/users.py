@@ -255,3 +255,29 @@ class UserStore:
 def _user(row: sa.RowMapping) -> User:
     branches = tuple(b for b in (row["branches"] or "").split(",") if b)
     return User(row["username"], Role(row["role"]), branches, row["full_name"] or "")
+
+
+#: The demo's users: (user name, role, full name); the inspector works for the first branch.
+DEMO_USERS = (("xem", Role.VIEWER, "Sở Công Thương (xem tổng hợp)"),
+              ("kiemtra", Role.INSPECTOR, "Tổ giảm tổn thất"),
+              ("quantri", Role.ADMIN, "Quản trị hệ thống"))
+
+
+def create_demo_users(store: UserStore, *, branch: str, folder: Path) -> list[tuple[User, str]]:
+    """One user per role for the demo, with fresh random passwords (reset on each demo).
+
+    The passwords are also written to ``folder/demo-users.txt`` (readable by the owner
+    only), since the demo prints them once.
+    """
+    made = []
+    for username, role, name in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        branches = (branch,) if role == Role.INSPECTOR else ()
+        made.append((store.create_user(username, password, role=role, branches=branches,
+                                       full_name=name, replace=True), password))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "demo-users.txt"
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{u.username}\t{password}\t{u.role}\t{','.join(u.branches)}\n"
+                            for u, password in made), encoding="utf-8")
+    return made

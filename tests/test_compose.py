@@ -47,5 +47,19 @@ def test_commands_exist_in_the_cli(compose: dict) -> None:
     from ami.cli import app
 
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    names |= {g.name for g in app.registered_groups}
     command = compose["services"]["review-app"]["command"]
     assert command[0] == "ami" and command[1] in names
+
+
+def test_review_app_runs_with_the_settings_of_ami_app(compose: dict) -> None:
+    from ami.settings import Settings
+
+    env = compose["services"]["review-app"]["environment"]
+    settings = Settings(**{k.removeprefix("AMI_").lower(): v for k, v in env.items()
+                           if k.startswith("AMI_APP_")})
+    assert settings.app_db_url.startswith("postgresql+psycopg2://")
+    assert settings.app_secure_cookies is True
+    assert settings.app_port == 8000
+    assert compose["services"]["review-app"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert env["AMI_WAREHOUSE"].startswith("s3://")  # the same warehouse as the DAGs
