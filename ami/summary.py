@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from ami.reference import CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
+from models.anomaly.reasons import split_reasons
 from models.losses import read_losses
 from warehouse import Warehouse
 
@@ -54,8 +54,8 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
     console.print(top)
     console.print("Lý do chính (main reason):")
     for row in scores.iter_rows(named=True):
-        first = re.split(r"; (?=[A-Z_]+: )", row["reasons"])[0]
-        console.print(f"  {row['rank']:>2}. {row['meter_id']}: {first}", highlight=False)
+        code, text = split_reasons(row["reasons"])[0]
+        console.print(f"  {row['rank']:>2}. {row['meter_id']}: {code}: {text}", highlight=False)
     report = settings.reports_dir / f"bao-cao-thang-{month}.xlsx"
     console.print(f"Báo cáo tháng gửi Sở Công Thương: [bold]{report.resolve()}[/]")
     docs = settings.data_dir / "data_docs" / "index.html"

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from ami.vocabulary import InspectionOutcome
 from app import views
 from app.gold import Gold
 from app.security import CSRF_HEADER, Access, access, check_csrf
@@ -55,7 +56,7 @@ class Page(BaseModel):
 class Inspection(BaseModel):
     """What the crew found at a meter."""
 
-    outcome: Literal["theft", "meter_fault", "billing_error", "no_issue"]
+    outcome: InspectionOutcome
     inspected_on: date = Field(description="Day of the inspection (not in the future)")
     recovered_kwh: float | None = Field(None, ge=0, le=1e9, description="Energy back-billed")
     note: str | None = Field(None, max_length=2000)

@@ -44,16 +44,18 @@ def _vline(x: str, label: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def loss_trend(trend: pl.DataFrame, *, names: dict[str, str], target: float,
                stretch: float) -> dict[str, Any]:
-    """Monthly loss rate of each node against the goal and the stretch goal."""
+    """Monthly loss rate of each node against the goal and the stretch goal.
+
+    ``trend`` lists the province first (its line drawn thicker), then the branches.
+    """
     data = []
-    for i, (node, rows) in enumerate(trend.sort("node_id", "month")
-                                     .group_by("node_id", maintain_order=True)):
+    for i, (node, rows) in enumerate(trend.group_by("node_id", maintain_order=True)):
         months = rows["month"].to_list()
         data.append({"type": "scatter", "mode": "lines+markers", "name": names.get(
             str(node[0]), str(node[0])), "x": [vi_month(m) for m in months],
             "y": rows["loss_pct"].round(2).to_list(),
             "line": {"color": PALETTE[i % len(PALETTE)],
-                     "width": 3 if node[0] == "province" or i == 0 else 1.5},
+                     "width": 3 if i == 0 else 1.5},
             "hovertemplate": "%{x}: %{y:.2f} %<extra>%{fullData.name}</extra>"})
     shapes, notes = zip(_hline(target, TARGET_COLOUR, f"Kế hoạch {target:g} %".replace(".", ",")),
                         _hline(stretch, STRETCH_COLOUR,
@@ -85,6 +87,7 @@ def transformer_days(days: pl.DataFrame, *, jump_date: str | None, target: float
         notes.append(note)
     return {"data": data, "layout": _layout(
         "Cân bằng điện năng theo ngày", "kWh", barmode="relative", shapes=shapes,
+        margin={"l": 60, "r": 60, "t": 40, "b": 50},
         annotations=notes, xaxis={"type": "date", "tickformat": "%d/%m/%Y"},
         yaxis2={"title": {"text": "%"}, "overlaying": "y", "side": "right",
                 "rangemode": "tozero", "showgrid": False})}

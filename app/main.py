@@ -29,7 +29,7 @@ from ami.errors import AmiError, NoDataError
 from ami.settings import Settings, get_settings
 from app import api, pages
 from app.gold import Gold
-from app.security import LoginRequiredError
+from app.security import SESSION_COOKIE, Access, LoginRequiredError
 from app.templating import templates as make_templates
 from app.users import UserStore
 
@@ -93,8 +93,10 @@ def _handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     """Errors as JSON under /api and as Vietnamese pages elsewhere."""
 
     def page(request: Request, status: int, title: str, message: str) -> Response:
+        session = request.app.state.users.session(request.cookies.get(SESSION_COOKIE))
         return templates.TemplateResponse(
-            request, "error.html", {"title": title, "message": message, "access": None},
+            request, "error.html", {"title": title, "message": message,
+                                    "access": Access(session) if session else None},
             status_code=status)
 
     @app.exception_handler(LoginRequiredError)

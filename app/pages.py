@@ -27,6 +27,7 @@ from app.security import (
     same_token,
 )
 from app.users import Role
+from reports.formats import parse_vi_date, vi_date
 
 router = APIRouter(include_in_schema=False)
 
@@ -188,13 +189,13 @@ def meter(request: Request, auth: Auth, meter_id: MeterId,
     view = views.meter(_gold(request), auth, meter_id)
     today = datetime.now(request.app.state.settings.tz).date()
     return _render(request, "meter.html", {**view, "saved": bool(saved),
-                                           "today": today.isoformat()}, auth=auth)
+                                           "today": vi_date(today)}, auth=auth)
 
 
 @router.post("/meters/{meter_id}/inspections")
 def record(request: Request, auth: Annotated[Access, Depends(access)], meter_id: MeterId,
            outcome: Annotated[str, Form(max_length=20)],
-           inspected_on: Annotated[date, Form()],
+           inspected_on: Annotated[str, Form(max_length=20)],
            csrf_token: Annotated[str, Form(max_length=100)],
            recovered_kwh: Annotated[str, Form(max_length=30)] = "",
            note: Annotated[str, Form(max_length=2000)] = "",
@@ -202,12 +203,17 @@ def record(request: Request, auth: Annotated[Access, Depends(access)], meter_id:
     """Save the inspection form, then show the meter again."""
     check_csrf(csrf_token, auth.session)
     try:
+        day = parse_vi_date(inspected_on)
+    except ValueError:
+        raise HTTPException(status_code=422, detail="Ngày kiểm tra phải có dạng ngày/tháng/"
+                            "năm, ví dụ 07/12/2026.") from None
+    try:
         kwh = float(recovered_kwh.replace(",", ".")) if recovered_kwh.strip() else None
     except ValueError:
         raise HTTPException(status_code=422, detail="Sản lượng truy thu phải là một số "
                             "(ví dụ 120,5).") from None
     views.record_visit(_gold(request), auth, meter_id, outcome=outcome,
-                       inspected_on=inspected_on, recovered_kwh=kwh,
+                       inspected_on=day, recovered_kwh=kwh,
                        note=note.strip() or None, photo_ref=photo_ref.strip() or None,
                        settings=request.app.state.settings)
     return RedirectResponse(f"/meters/{meter_id}?saved=1", status_code=303)

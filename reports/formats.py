@@ -49,6 +49,17 @@ def vi_datetime(value: datetime | None, *, zone: ZoneInfo) -> str:
     return MISSING if value is None else value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
 
 
+def parse_vi_date(text: str) -> date:
+    """``07/12/2026`` (or ISO ``2026-12-07``) → the date; ValueError when it is neither."""
+    text = text.strip()
+    for layout in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, layout).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a date dd/mm/yyyy")
+
+
 def vi_month(value: str | None) -> str:
     """``2026-10`` → ``10/2026``."""
     return MISSING if not value else f"{value[5:7]}/{value[:4]}"

@@ -54,6 +54,8 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
     ("quality/vee.py", "estimated"): (
         2, "a finding's action (estimated / left missing), not a silver quality"),
     ("ami/cli.py", "estimated"): (1, "the VEE record's count field of that name"),
+    ("ami/reference.py", "estimated"): (
+        1, "a finding's action (estimated / left missing), named for people"),
     ("ami/cli.py", "missing"): (1, "the VEE record's count field of that name"),
 }
 
@@ -236,3 +238,11 @@ def test_head_end_spellings_of_an_outage_agree(settings: Settings, tmp_path: Pat
     counted = event_signals(events, window, settings=settings)
     evidence = dict(counted.select("meter_id", "power_off_events_recent").iter_rows())
     assert evidence == {"PC-P1": 1, "PC-P2": 1, "PC-P3": 1}
+
+
+def test_every_vee_rule_and_event_category_has_a_vietnamese_name() -> None:
+    from ami.reference import EVENT_CATEGORY_NAMES, VEE_RULE_NAMES
+    from ami.vocabulary import EventCategory, Finding, Rule
+
+    assert set(VEE_RULE_NAMES) == {*texts(Rule), *texts(Finding)}
+    assert set(EVENT_CATEGORY_NAMES) == set(texts(EventCategory))

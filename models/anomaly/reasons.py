@@ -8,6 +8,7 @@ thousands separator).
 
 from __future__ import annotations
 
+import re
 from string import Formatter
 from typing import NamedTuple
 
@@ -170,6 +171,18 @@ GROUP_VI: dict[str, str] = {
     **{str(group): name for group, name in CUSTOMER_GROUP_NAMES.items()},
     "all": "tất cả khách hàng",
 }
+
+
+# "CODE: text; CODE: text" — a reason starts where a code and a colon follow "; ".
+_REASON_START = re.compile(r"; (?=[A-Z_]+: )")
+
+
+def split_reasons(reasons: str | None) -> list[tuple[str, str]]:
+    """A meter's ``reasons`` text → (code, text) of each reason, in order."""
+    if not reasons:
+        return []
+    return [(code, text) for code, _, text in
+            (part.partition(": ") for part in _REASON_START.split(reasons))]
 
 
 def fmt_number(expr: pl.Expr, decimals: int, lang: str) -> pl.Expr:

@@ -5,7 +5,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reports.formats import vi_date, vi_datetime, vi_month, vi_number, vi_percent, vi_share
+from reports.formats import (
+    parse_vi_date,
+    vi_date,
+    vi_datetime,
+    vi_month,
+    vi_number,
+    vi_percent,
+    vi_share,
+)
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -34,3 +42,12 @@ def test_dates_are_day_month_year_in_the_local_zone() -> None:
     assert vi_datetime(datetime(2026, 10, 4, 17, 30, tzinfo=UTC), zone=HCM) == "05/10/2026 00:30"
     assert vi_month("2026-10") == "10/2026"
     assert vi_date(None) == vi_month(None) == "—"
+
+
+def test_form_dates_are_read_day_first() -> None:
+    assert parse_vi_date(" 07/12/2026 ") == date(2026, 12, 7)
+    assert parse_vi_date("7/2/2026") == date(2026, 2, 7)
+    assert parse_vi_date("2026-12-07") == date(2026, 12, 7)
+    for bad in ("12/31/2026", "hôm nay", ""):
+        with pytest.raises(ValueError, match="dd/mm/yyyy"):
+            parse_vi_date(bad)

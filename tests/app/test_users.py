@@ -87,7 +87,7 @@ def test_existing_user_needs_replace_which_ends_sessions(store: UserStore) -> No
 
 def test_sessions_store_only_a_hash_and_expire(store: UserStore) -> None:
     user = store.create_user("xem", PASSWORD, role="viewer")
-    token, session = store.open_session(user, hours=1)
+    token, _ = store.open_session(user, hours=1)
     with store.engine.connect() as db:
         stored = db.execute(sa.select(SESSIONS.c.token_sha256)).scalar_one()
     assert token not in stored and len(stored) == 64
