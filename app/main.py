@@ -12,7 +12,7 @@ benchmark reads it). ``serve`` runs it under uvicorn, on 127.0.0.1 unless told o
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -86,18 +86,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api")
+    # "/api" itself is a page (the API's route list), not JSON.
+    return request.url.path.startswith("/api/")
 
 
 def _handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     """Errors as JSON under /api and as Vietnamese pages elsewhere."""
 
-    def page(request: Request, status: int, title: str, message: str) -> Response:
+    def page(request: Request, status: int, title: str, message: str,
+             headers: Mapping[str, str] | None = None) -> Response:
         session = request.app.state.users.session(request.cookies.get(SESSION_COOKIE))
         return templates.TemplateResponse(
             request, "error.html", {"title": title, "message": message,
                                     "access": Access(session) if session else None},
-            status_code=status)
+            status_code=status, headers=headers)
 
     @app.exception_handler(LoginRequiredError)
     def login_required(request: Request, _: LoginRequiredError) -> Response:
@@ -114,7 +116,7 @@ def _handlers(app: FastAPI, templates: Jinja2Templates) -> None:
                                 headers=exc.headers)
         title = {403: "Không có quyền", 404: "Không tìm thấy", 429: "Quá nhiều lần thử"}.get(
             exc.status_code, "Có lỗi")
-        return page(request, exc.status_code, title, str(exc.detail))
+        return page(request, exc.status_code, title, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -10,8 +10,8 @@ beside Airflow's database (``AMI_APP_DB=postgresql+psycopg2://…``). The wareho
 what the crews found (gold ``inspections``, with who recorded it); this database keeps
 only who may log in.
 
-**Passwords** are stored as argon2id hashes (``argon2-cffi``'s defaults, rehashed on
-login when those change). **Sessions** are random 256-bit tokens; only their SHA-256 is
+**Passwords** are stored as argon2id hashes (OWASP's minimum parameters, rehashed on
+login when they change). **Sessions** are random 256-bit tokens; only their SHA-256 is
 stored, with a per-session CSRF token and an expiry. **Failed logins** are kept per user
 name and per client address for the rate limit (``too_many_failures``), so the limit
 holds across restarts and app processes.
@@ -74,7 +74,9 @@ FAILURES = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
-_hasher = PasswordHasher()
+# argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): a login costs tens
+# of milliseconds, not the library default's ~250 ms per check on a 2-core server.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the user name is unknown, so that the answer takes as long either way.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
