@@ -37,9 +37,9 @@ def vi_date(value: date | datetime | str | None, *, zone: ZoneInfo | None = None
     """A day as ``dd/mm/yyyy`` (an instant first in ``zone``); ISO text is accepted."""
     if value is None or value == "":
         return MISSING
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    if isinstance(value, datetime) and zone is not None:
+    if isinstance(value, str):  # an ISO day, or an instant (its zone then counts)
+        value = datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
+    if isinstance(value, datetime) and zone is not None and value.tzinfo is not None:
         value = value.astimezone(zone)
     return value.strftime("%d/%m/%Y")
 

@@ -39,6 +39,7 @@ def test_dates_are_day_month_year_in_the_local_zone() -> None:
     assert vi_date("2026-10-05") == "05/10/2026"
     # 17:30 UTC on the 4th is already the 5th in Hà Nội
     assert vi_date(datetime(2026, 10, 4, 17, 30, tzinfo=UTC), zone=HCM) == "05/10/2026"
+    assert vi_date("2026-10-04T17:30:00+00:00", zone=HCM) == "05/10/2026"  # as JSON carries it
     assert vi_datetime(datetime(2026, 10, 4, 17, 30, tzinfo=UTC), zone=HCM) == "05/10/2026 00:30"
     assert vi_month("2026-10") == "10/2026"
     assert vi_date(None) == vi_month(None) == "—"
