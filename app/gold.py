@@ -23,7 +23,6 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -482,9 +481,3 @@ class Gold:
         return meters.join(scores, on="meter_id", how="left").sort(
             pl.col("rank").is_null(), "rank", "meter_id")
 
-
-def last_day(frame: pl.DataFrame, column: str = "date") -> date | None:
-    """The latest ISO day of a frame's column (None when empty)."""
-    if frame.is_empty():
-        return None
-    return date.fromisoformat(str(frame[column].max())[:10])

@@ -35,6 +35,9 @@ from app.users import UserStore
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+#: How uvicorn runs the app: a proxy on 127.0.0.1 may name the client (X-Forwarded-For),
+#: which the login rate limit counts.
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
     "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
@@ -147,6 +150,5 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     """Run the app under uvicorn until interrupted."""
     import uvicorn
 
-    config: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
-                              "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
-    uvicorn.run(create_app(settings), **config)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                **UVICORN_OPTIONS)

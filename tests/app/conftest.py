@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,11 +21,12 @@ import httpx
 import polars as pl
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from ami.orchestrate import run_chain_direct, run_stages
 from ami.province import ProvinceSpec, generate_province
 from ami.settings import Settings
-from app.main import create_app
+from app.main import UVICORN_OPTIONS, create_app
 from warehouse import Warehouse
 
 PASSWORD = "mật-khẩu-thử-nghiệm"
@@ -70,6 +72,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn on 127.0.0.1 in a thread, as ``ami app`` runs it; its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning", **UVICORN_OPTIONS))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the review app did not start on 127.0.0.1")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def site(province: Settings) -> Iterator[Site]:
     """The app on 127.0.0.1 over the province, with its users."""
@@ -89,22 +110,11 @@ def site(province: Settings) -> Iterator[Site]:
     store.create_user(users["inspector_other"], PASSWORD, role="inspector",
                       branches=(other["branch_id"],), replace=True)
     store.create_user(users["admin"], PASSWORD, role="admin", replace=True)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the review app did not start on 127.0.0.1")
-        time.sleep(0.05)
-    yield Site(url=f"http://127.0.0.1:{port}", settings=province,
-               branch=top["branch_id"], other_branch=other["branch_id"],
-               own_meter=top["meter_id"], other_meter=other["meter_id"],
-               transformer=top["transformer_id"], users=users)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(app) as url:
+        yield Site(url=url, settings=province,
+                   branch=top["branch_id"], other_branch=other["branch_id"],
+                   own_meter=top["meter_id"], other_meter=other["meter_id"],
+                   transformer=top["transformer_id"], users=users)
 
 
 def login(url: str, username: str, password: str = PASSWORD) -> httpx.Client:

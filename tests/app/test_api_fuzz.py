@@ -19,8 +19,6 @@ hypothesis here directly, one parametrized test per operation, role and generati
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -30,7 +28,6 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -41,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.main import create_app
-from tests.app.conftest import PASSWORD, Site, csrf_of, free_port, login
+from tests.app.conftest import PASSWORD, Site, csrf_of, login, running
 
 pytestmark = pytest.mark.slow
 
@@ -117,20 +114,10 @@ def private_site(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     store.create_user(site.users["admin"], PASSWORD, role="admin")
     store.create_user(site.users["inspector"], PASSWORD, role="inspector",
                       branches=(site.branch,))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the second review app did not start on 127.0.0.1")
-        time.sleep(0.05)
     try:
-        yield replace(site, url=f"http://127.0.0.1:{server.config.port}", settings=settings)
+        with running(app) as url:
+            yield replace(site, url=url, settings=settings)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.engine.dispose()
 
 

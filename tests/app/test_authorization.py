@@ -21,8 +21,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
@@ -34,13 +32,12 @@ import httpx
 import openpyxl
 import polars as pl
 import pytest
-import uvicorn
 from fastapi.routing import APIRoute
 
 from ami.settings import Settings
 from app.main import create_app
 from app.users import UserStore
-from tests.app.conftest import PASSWORD, Site, csrf_of, free_port, login
+from tests.app.conftest import PASSWORD, Site, csrf_of, login, running
 from warehouse import Warehouse
 
 ROLES = ("anonymous", "viewer", "inspector", "inspector_other", "admin")
@@ -189,22 +186,10 @@ def serving(settings: Settings, users: dict[str, tuple[str, tuple[str, ...]]]
     store: UserStore = app.state.users
     for name, (role, branches) in users.items():
         store.create_user(name, PASSWORD, role=role, branches=branches, replace=True)
-    # As ``ami app`` runs it: a proxy on 127.0.0.1 may name the client (X-Forwarded-For).
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
-                                           log_level="warning", proxy_headers=True,
-                                           forwarded_allow_ips="127.0.0.1"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("a second review app did not start on 127.0.0.1")
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{server.config.port}"
+        with running(app) as url:  # as ``ami app``: a proxy may name the client
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.engine.dispose()
 
 
