@@ -16,10 +16,19 @@ the meters table), ``injections`` (thefts, outages, moves, their events and labe
 ``load`` (one day's load, solar, theft and transformer flows), ``faults`` (meter faults on
 any matrix), ``delivery`` (the rows a head-end delivers), ``writing`` (landing and truth
 files), ``clock`` (local days as UTC instants), ``calendar`` (day types, dusk, temperature)
-and ``generate`` (``build_province`` and ``generate_province``, which put them together).
+``generate`` (``build_province`` and ``generate_province``, which put them together) and
+``daily`` (``daily_truth``: the per-meter daily truth of a spec, simulated without files).
+
+Known savings behaviours for evaluating the savings module (``ProvinceSpec``:
+``office_saving_pct``, ``saving_from``, ``advertising_share``, ``advertising_compliance``,
+``new_solar_share``): offices save a share from a date, advertising-lit commercial customers
+(``tags`` in meters.csv) cut their evening peak in May–July, demand-response participants
+are listed per event, and some customers install rooftop solar during the span; their truth
+is in ``advertising.csv``, ``dr_truth.parquet`` and ``solar_installs.csv`` (``generate``).
 """
 
 from ami.province.clock import day_ends
+from ami.province.daily import daily_truth, temperature_frame
 from ami.province.delivery import delivered_readings, events_frame, registers_frame
 from ami.province.faults import (
     FAULT_KINDS,
@@ -46,8 +55,8 @@ from ami.province.writing import (
 from ami.reference import BRANCH_NAMES
 
 __all__ = ["BRANCH_NAMES", "FAULT_KINDS", "THEFT_KINDS", "DayFaults", "GenerationSummary",
-           "ProvinceSpec", "advance_registers", "apply_faults", "day_ends",
+           "ProvinceSpec", "advance_registers", "apply_faults", "daily_truth", "day_ends",
            "delivered_readings", "events_frame", "fault_events", "fault_injections",
            "fault_marks", "fault_truth", "generate_province", "labels_frame",
-           "never_reporting", "plan_faults", "registers_frame", "write_fault_truth",
-           "write_frame", "write_injections", "write_true_readings"]
+           "never_reporting", "plan_faults", "registers_frame", "temperature_frame",
+           "write_fault_truth", "write_frame", "write_injections", "write_true_readings"]

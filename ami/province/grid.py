@@ -61,6 +61,18 @@ class Province:
     fault: dict[int, dict[str, float | str | int]] = field(default_factory=dict)
     outage: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     move: dict[int, tuple[int, int, int]] = field(default_factory=dict)   # i → (new tx, day, k)
+    advertising: dict[int, bool] = field(default_factory=dict)  # i → cuts its evening lights
+    solar_install: dict[int, tuple[int, float]] = field(default_factory=dict)  # i → (day, kWp)
+
+    def solar_on(self, d: int) -> np.ndarray:
+        """Rooftop solar per customer on day ``d`` [kWp]: new installs from their day on."""
+        if not self.solar_install:
+            return self.solar_kwp
+        kwp = self.solar_kwp.copy()
+        for i, (day, size) in self.solar_install.items():
+            if d >= day:
+                kwp[i] = size
+        return kwp
 
 
 def build_grid(spec: ProvinceSpec, rng: np.random.Generator) -> Province:
@@ -116,26 +128,38 @@ def build_grid(spec: ProvinceSpec, rng: np.random.Generator) -> Province:
 
 
 def meters_table(p: Province, spec: ProvinceSpec) -> pl.DataFrame:
-    """The customer-system export: customer and total meters, moves as two periods."""
+    """The customer-system export: customer and total meters, moves as two periods.
+
+    A new rooftop solar install is two periods on the same transformer too: without
+    ``solar_kwp`` until the local midnight of its day, with it from then. ``tags`` (last) is
+    ``advertising`` for customers with outdoor advertising lighting, null otherwise.
+    """
     since = iso_utc(datetime(2020, 1, 1, tzinfo=UTC))
     rows = []
     for i in range(len(p.meter_id)):
+        solar = float(p.solar_kwp[i]) if p.solar_kwp[i] > 0 else None
         base = {
             "meter_id": p.meter_id[i], "customer_id": p.customer_id[i],
             "meter_role": MeterRole.CUSTOMER.value,
             "customer_group": GROUPS[p.group[i]], "commune": p.commune[i],
             "contracted_kw": float(p.contracted_kw[i]),
-            "solar_kwp": float(p.solar_kwp[i]) if p.solar_kwp[i] > 0 else None,
             "dr_participant": bool(p.dr[i]), "network_node": None,
+            "tags": "advertising" if i in p.advertising else None,
         }
-        periods: list[tuple[int, str, str | None]] = [(int(p.tx[i]), since, None)]
+        periods: list[tuple[int, str, str | None, float | None]] = [
+            (int(p.tx[i]), since, None, solar)]
         if i in p.move:
             new, day, k = p.move[i]
             moment = iso_utc(utc_instant(spec.start + timedelta(days=day),
                                          k * spec.interval_minutes))
-            periods = [(int(p.tx[i]), since, moment), (new, moment, None)]
-        for t, valid_from, valid_to in periods:
-            rows.append({**base, "transformer_id": p.tx_ids[t],
+            periods = [(int(p.tx[i]), since, moment, solar),
+                       (new, moment, None, solar)]
+        elif i in p.solar_install:
+            day, kwp = p.solar_install[i]
+            moment = iso_utc(utc_instant(spec.start + timedelta(days=day)))
+            periods = [(int(p.tx[i]), since, moment, None), (int(p.tx[i]), moment, None, kwp)]
+        for t, valid_from, valid_to, solar_kwp in periods:
+            rows.append({**base, "solar_kwp": solar_kwp, "transformer_id": p.tx_ids[t],
                          "feeder_id": p.feeder_ids[p.tx_feeder[t]],
                          "branch_id": p.branch_ids[p.tx_branch[t]],
                          "valid_from": valid_from, "valid_to": valid_to})
@@ -146,10 +170,10 @@ def meters_table(p: Province, spec: ProvinceSpec) -> pl.DataFrame:
                      "dr_participant": False, "network_node": None, "transformer_id": tx_id,
                      "feeder_id": p.feeder_ids[p.tx_feeder[t]],
                      "branch_id": p.branch_ids[p.tx_branch[t]], "valid_from": since,
-                     "valid_to": None})
+                     "valid_to": None, "tags": None})
     columns = ["meter_id", "customer_id", "meter_role", "customer_group", "transformer_id",
                "feeder_id", "branch_id", "commune", "contracted_kw", "solar_kwp",
-               "dr_participant", "valid_from", "valid_to", "network_node"]
+               "dr_participant", "valid_from", "valid_to", "network_node", "tags"]
     schema = dict.fromkeys(columns, pl.String) | {"contracted_kw": pl.Float64,
                                                 "solar_kwp": pl.Float64,
                                                 "dr_participant": pl.Boolean}

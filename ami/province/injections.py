@@ -73,6 +73,30 @@ def inject(p: Province, spec: ProvinceSpec, rng: np.random.Generator) -> None:
     _record_injections(p, spec)
 
 
+def inject_savings(p: Province, spec: ProvinceSpec) -> None:
+    """Choose the advertising-lit customers and the new rooftop solar installs.
+
+    Both from their own random streams (``[seed, 11]`` and ``[seed, 12]``), so that the
+    other draws of the province stay as they were. Advertising depends on the grid only
+    (the same customers for every span of a seed); a new install falls on a day inside
+    the span, never on a thief, a faulty or a moved meter nor one that has solar already.
+    """
+    n = len(p.meter_id)
+    ads = np.random.default_rng([spec.seed, 11])
+    lit = (p.group == 1) & (ads.random(n) < spec.advertising_share)
+    complies = ads.random(n) < spec.advertising_compliance
+    p.advertising = {int(i): bool(complies[i]) for i in np.flatnonzero(lit)}
+    new = np.random.default_rng([spec.seed, 12])
+    pick = new.random(n) < spec.new_solar_share
+    day = new.integers(1, max(spec.days, 2), n)
+    kwp = np.where(p.group == 3, new.uniform(10, 50, n), new.uniform(3, 10, n)).round(1)
+    taken = set(p.theft) | set(p.fault) | set(p.move)
+    eligible = np.isin(p.group, (0, 3)) & (p.solar_kwp == 0) & pick
+    if spec.days >= 2:
+        p.solar_install = {int(i): (int(day[i]), float(kwp[i]))
+                           for i in np.flatnonzero(eligible) if int(i) not in taken}
+
+
 def _record_injections(p: Province, spec: ProvinceSpec) -> None:
     """One truth row per injection with its period and parameters."""
     step = spec.interval_minutes
@@ -102,10 +126,14 @@ def _record_injections(p: Province, spec: ProvinceSpec) -> None:
 
 
 def meter_labels(p: Province) -> pl.DataFrame:
-    """Truth label per customer meter: ``clean`` or the theft / fault kind."""
+    """Truth label per customer meter: ``clean`` or the theft / fault kind.
+
+    ``solar`` is true for a meter with rooftop solar on any day of the span (new installs too).
+    """
     marks = {i: ("theft", str(t["kind"])) for i, t in p.theft.items()} | fault_marks(p.fault)
     return labels_frame(p.meter_id, customer_group=[GROUPS[g] for g in p.group],
-                        transformer_id=p.tx_ids[p.tx], solar=p.solar_kwp > 0, marks=marks)
+                        transformer_id=p.tx_ids[p.tx], solar=p.solar_on(10**9) > 0,
+                        marks=marks)
 
 
 def day_events(p: Province, spec: ProvinceSpec, d: int, day: date) -> pl.DataFrame:

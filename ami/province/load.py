@@ -70,14 +70,57 @@ def _solar_kw_per_kwp(day: date, per_day: int, rng: np.random.Generator) -> np.n
     return clear * 0.8 * float(rng.uniform(0.25, 1.0))
 
 
+#: Local months of the plan's May–July rules (advertising cut, street lights dimmed all day).
+PEAK_MONTHS = (5, 6, 7)
+#: Evening peak window of the advertising cut: intervals starting in it [local minutes].
+ADVERTISING_WINDOW = (17 * 60 + 30, 22 * 60 + 30)
+#: Share of the load that compliant advertising customers keep in that window [-].
+ADVERTISING_KEEP = 0.5
+#: Share of the load that demand-response participants keep in an event window [-].
+DR_KEEP = 0.75
+
+
 @dataclass
 class DayResult:
-    """Arrays of one day for every customer (n × intervals) and transformer."""
+    """Arrays of one day for every customer (n × intervals) and transformer.
+
+    ``load`` is the true consumption before solar netting [kWh] (after every saving and
+    the demand-response cut); ``dr_reduction`` the energy per customer that the day's
+    demand-response cut removed [kWh] (zero off an event day and for non-participants).
+    """
 
     true_import: np.ndarray
     true_export: np.ndarray
     registered: np.ndarray
     tx_of: np.ndarray  # transformer index per customer and interval
+    load: np.ndarray
+    dr_reduction: np.ndarray
+
+
+def dr_windows(spec: ProvinceSpec) -> dict[int, tuple[int, int]]:
+    """Demand-response windows per day index: the 3 hottest working days, 17:30–20:30.
+
+    (first, last) interval indices of the local day; ``generate_province`` writes them as
+    ``dr_events_<first day>.csv`` and ``ami.province.daily`` simulates the same ones.
+    """
+    per_day = 1440 // spec.interval_minutes
+    days = [spec.start + timedelta(days=d) for d in range(spec.days)]
+    temps = [mean_temperature(day, spec.seed) for day in days]
+    hot = sorted((t, d) for d, t in enumerate(temps) if day_type(days[d]) == "workday")[-3:]
+    return {d: (35 * per_day // 48, 41 * per_day // 48) for _, d in hot}
+
+
+def peak_month_rules_apply(spec: ProvinceSpec, day: date) -> bool:
+    """Whether the plan's May–July rules hold on local ``day``: compliant advertising
+    lighting is cut in the evening peak, compliant street lights run at half power at
+    every hour (from ``saving_from``)."""
+    return day >= spec.saving_from and day.month in PEAK_MONTHS
+
+
+def advertising_window(spec: ProvinceSpec) -> np.ndarray:
+    """Intervals of a day whose start lies in the evening peak window 17:30–22:30 [bool]."""
+    starts = np.arange(1440 // spec.interval_minutes) * spec.interval_minutes
+    return (starts >= ADVERTISING_WINDOW[0]) & (starts < ADVERTISING_WINDOW[1])
 
 
 def _registered(theft: dict[str, float | str | int], x: np.ndarray, h: np.ndarray
@@ -99,7 +142,14 @@ def _registered(theft: dict[str, float | str | int], x: np.ndarray, h: np.ndarra
 
 def simulate_day(p: Province, spec: ProvinceSpec, d: int, dr_windows: dict[int, tuple[int, int]]
                  ) -> DayResult:
-    """True load, solar, outages and theft of day ``d`` for every customer."""
+    """True load, solar, outages, savings and theft of day ``d`` for every customer.
+
+    The known savings (``ProvinceSpec``): from ``saving_from`` offices use
+    ``office_saving_pct`` less; compliant advertising customers keep half their load in the
+    evening peak of May–July; compliant street lights run at half power 23:00–04:00, and
+    at every hour in May–July. They, demand response and outages scale the load after the
+    contracted-capacity cap, so each is an exact share of the load without it.
+    """
     day = spec.start + timedelta(days=d)
     per_day = 1440 // spec.interval_minutes
     hours = spec.interval_minutes / 60
@@ -111,20 +161,35 @@ def simulate_day(p: Province, spec: ProvinceSpec, d: int, dr_windows: dict[int, 
     shapes = np.take_along_axis(shapes, cols, axis=1)
     lighting = p.group == 4
     h = (np.arange(per_day) + 0.5) * 24 / per_day
-    dim = ((h >= 23) | (h < 4))[None, :] & (lighting & p.lit_compliant)[:, None]
+    ads = np.fromiter(p.advertising, dtype=int, count=len(p.advertising))
+    if len(ads):
+        # Outdoor advertising lights on a timer from dusk to 23:00: +1× the level.
+        shapes[ads] += ((h > dusk_dawn(day)[0]) & (h < 23)).astype(float)[None, :]
+    dimmed = ((h >= 0) if peak_month_rules_apply(spec, day) else (h >= 23) | (h < 4))
+    dim = dimmed[None, :] & (lighting & p.lit_compliant)[:, None]
     shapes = np.where(dim, shapes * 0.5, shapes)
     factor = _day_factor(day, temp)[p.group]
     noise = rng.lognormal(0.0, np.array(NOISE)[p.group][:, None], (len(p.group), per_day))
     kw = p.level_kw[:, None] * factor[:, None] * shapes * noise
     kw = np.minimum(kw, p.contracted_kw[:, None] * 0.95)
-    if d in dr_windows:
-        first, last = dr_windows[d]
-        kw[p.dr, first:last] *= 0.75
     for i, (oday, first, last) in p.outage.items():
         if oday == d:
             kw[i, first:last] = 0.0
+    if day >= spec.saving_from and spec.office_saving_pct > 0:
+        kw[p.group == 3] *= 1 - spec.office_saving_pct / 100
+    if len(ads) and peak_month_rules_apply(spec, day):
+        compliant = np.array([i for i in ads if p.advertising[int(i)]], dtype=int)
+        window = np.flatnonzero(advertising_window(spec))
+        kw[np.ix_(compliant, window)] *= ADVERTISING_KEEP
+    dr_reduction = np.zeros(len(p.group))
+    if d in dr_windows:
+        first, last = dr_windows[d]
+        before = np.round(kw[p.dr, first:last] * hours, 3)
+        kw[p.dr, first:last] *= DR_KEEP
+        dr_reduction[p.dr] = np.round(
+            (before - np.round(kw[p.dr, first:last] * hours, 3)).sum(axis=1), 3)
     load = kw * hours
-    gen = p.solar_kwp[:, None] * _solar_kw_per_kwp(day, per_day, rng)[None, :] * hours
+    gen = p.solar_on(d)[:, None] * _solar_kw_per_kwp(day, per_day, rng)[None, :] * hours
     true_import = np.round(np.maximum(load - gen, 0.0), 3)
     true_export = np.round(np.maximum(gen - load, 0.0), 3)
     registered = true_import.copy()
@@ -137,7 +202,8 @@ def simulate_day(p: Province, spec: ProvinceSpec, d: int, dr_windows: dict[int, 
             tx_of[i, :] = new
         elif d == mday:
             tx_of[i, k:] = new  # intervals ending after the move instant
-    return DayResult(true_import, true_export, registered, tx_of)
+    return DayResult(true_import, true_export, registered, tx_of, np.round(load, 3),
+                     dr_reduction)
 
 
 def transformer_intervals(p: Province, res: DayResult) -> dict[str, np.ndarray]:
