@@ -87,6 +87,8 @@ STAGES: tuple[Stage, ...] = (
         "Expectations gate.",
         (
             Step("build_meters", "silver meters", "quality.meters:build_meters"),
+            Step("build_plan_inputs", "silver temperature, dr_events",
+                 "quality.plan_inputs:build_plan_inputs"),
             Step("vee_days", "silver readings, quarantine, findings, quality_day, events, "
                  "registers",
                  "quality.schedule:vee_pending", pending="quality.schedule:pending_days",
@@ -97,7 +99,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "ami_losses",
-        "Silver → gold: meter-day energy and balances per day (GX-gated), then per month.",
+        "Silver → gold: meter-day energy and balances per day (GX-gated), then per month, "
+        "then every target of the province's saving plan per month.",
         (
             Step("build_day", "gold meter_day, balance_interval, balance_day",
                  "models.balances:build_day", pending="models.balances:pending_gold_days",
@@ -106,6 +109,10 @@ STAGES: tuple[Stage, ...] = (
             Step("build_month", "gold balance_month", "models.balances:build_month",
                  pending="models.balances:pending_months", parallel=2,
                  label="Cân bằng tháng"),
+            Step("build_savings", "gold savings_* (every target of the saving plan)",
+                 "models.savings.jobs:build_savings_month",
+                 pending="models.savings.jobs:pending_savings_months",
+                 label="Tiết kiệm điện theo kế hoạch của tỉnh"),
         ),
         schedule=None, catchup=False, emits="ami_gold", tag="losses",
     ),
@@ -134,7 +141,8 @@ STAGES: tuple[Stage, ...] = (
         "One report per month: a missed month is sent on purpose (`ami report monthly`), "
         "never replayed automatically.",
         (
-            Step("build", "the month's workbook, JSON and CSV (delivered when asked)",
+            Step("build", "the month's savings tables (when stale), workbook, JSON and CSV "
+                 "(delivered when asked)",
                  "ami.chain:monthly_report", params=("month", "deliver", "logical_date")),
         ),
         schedule="0 7 2 * *", catchup=False, tag="report",
@@ -244,8 +252,10 @@ def score(*, settings: Settings) -> dict[str, Any]:
 def monthly_report(*, settings: Settings, month: str | None = None,
                    deliver: bool | None = None, logical_date: Any = None) -> str:
     """The month's report (the month before ``logical_date`` unless given); its workbook."""
+    from models.savings.jobs import savings_month
     from reports.monthly.from_warehouse import build_from_warehouse, previous_month
 
-    paths = build_from_warehouse(month or previous_month(logical_date), settings=settings,
-                                 deliver=bool(deliver))
+    month = month or previous_month(logical_date)
+    savings_month(month, settings=settings)  # the plan's tables in gold, current
+    paths = build_from_warehouse(month, settings=settings, deliver=bool(deliver))
     return str(paths.workbook)

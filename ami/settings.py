@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # --- targets (province 2026 plan) ------------------------------------------------
     loss_target_pct: float = Field(6.0, description="Distribution loss goal [%].")
     loss_stretch_pct: float = Field(3.0, description="Stretch loss goal for 2026 [%].")
+    savings_model_meters: int = Field(
+        50, description="Meters per customer group whose weather-normalised (CalTRACK) "
+        "baseline is fitted, a seeded sample; the group's savings is their ratio estimate. "
+        "A fit costs about a second of one core, once per meter and baseline year."
+    )
     loss_jump_pp: float = Field(
         3.0, description="A transformer's daily loss rate rising by this much (median "
         "after vs before) is reported as a change, with its date [percentage points]."

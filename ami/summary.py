@@ -13,6 +13,7 @@ from ami.reference import CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
 from models.anomaly.reasons import split_reasons
 from models.losses import read_losses
+from models.savings.plan import METHOD_NAMES, VERDICT_NAMES
 from warehouse import Warehouse
 
 
@@ -56,6 +57,9 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
     for row in scores.iter_rows(named=True):
         code, text = split_reasons(row["reasons"])[0]
         console.print(f"  {row['rank']:>2}. {row['meter_id']}: {code}: {text}", highlight=False)
+    if month in warehouse.partitions("savings_plan", "month"):
+        console.print(plan_view(warehouse.scan("savings_plan", month=month).collect(),
+                                month=month))
     report = settings.reports_dir / f"bao-cao-thang-{month}.xlsx"
     console.print(f"Báo cáo tháng gửi Sở Công Thương: [bold]{report.resolve()}[/]")
     docs = settings.data_dir / "data_docs" / "index.html"
@@ -64,6 +68,29 @@ def print_summary(console: Console, *, month: str, settings: Settings, generatio
     console.print(f"Dữ liệu: {generation.customers:,} công tơ khách hàng, "
                   f"{generation.transformers:,} TBA; thời gian chạy {seconds:,.0f} s")
     _print_app(console, branches=sorted(branches["node_id"].to_list()), settings=settings)
+
+
+#: A plan row's scope for people.
+SCOPE_NAMES = {**CUSTOMER_GROUP_NAMES, "all": "Toàn tỉnh", "province": "Toàn tỉnh",
+               "advertising": "Quảng cáo ngoài trời", "large_consumers": "Khách hàng lớn"}
+
+
+def plan_view(plan: pl.DataFrame, *, month: str) -> Table:
+    """The plan table for the terminal: every target, its figure, threshold and verdict."""
+    table = Table(title=f"Kế hoạch tiết kiệm điện năm {month[:4]} — tháng {month}")
+    for column in ("Chỉ tiêu", "Phạm vi", "Cách tính", "Kết quả", "Ngưỡng", "Đánh giá",
+                   "Ghi chú"):
+        table.add_column(column, justify="right" if column in ("Kết quả", "Ngưỡng")
+                         else "left", overflow="fold")
+    for row in plan.iter_rows(named=True):
+        unit = row["unit"]
+        figure = "—" if row["figure"] is None else f"{row['figure']:,.1f} {unit}"
+        threshold = ("" if row["threshold"] is None
+                     else f"{row['comparison']} {row['threshold']:,.0f} {unit}")
+        table.add_row(row["target"], SCOPE_NAMES.get(row["scope"], row["scope"]),
+                      METHOD_NAMES.get(row["method"], row["method"]), figure, threshold,
+                      VERDICT_NAMES.get(row["verdict"], row["verdict"]), row["note"])
+    return table
 
 
 def _print_app(console: Console, *, branches: list[str], settings: Settings) -> None:

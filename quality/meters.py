@@ -52,6 +52,7 @@ def parse_meters(raw: pl.DataFrame) -> pl.DataFrame:
         instant("valid_to") if "valid_to" in raw.columns
         else pl.lit(None, pl.Datetime("us", "UTC")).alias("valid_to"),
         optional(raw, "network_node"),
+        optional(raw, "tags").str.strip_chars().str.to_lowercase(),
         pl.col("_file"), pl.col("_row"), optional(raw, "_invalid"),
     )
     for column in ("valid_from", "valid_to"):  # an unreadable period is never guessed

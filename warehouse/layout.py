@@ -37,6 +37,8 @@ TABLE_LAYERS: dict[str, str] = {
     "registers": "silver",
     "edits": "silver",
     "edit_log": "silver",
+    "temperature": "silver",
+    "dr_events": "silver",
     "meter_day": "gold",
     "balance_interval": "gold",
     "balance_day": "gold",
@@ -45,6 +47,10 @@ TABLE_LAYERS: dict[str, str] = {
     "anomaly_days": "gold",
     "anomaly_scores": "gold",
     "inspections": "gold",
+    **dict.fromkeys((
+        "savings_groups", "savings_normalised", "savings_plan", "savings_large",
+        "savings_lighting", "savings_advertising", "savings_peak_day", "savings_peak_month",
+        "savings_dr", "savings_dr_events", "savings_solar", "savings_baselines"), "gold"),
 }
 
 #: Hive partition keys of each partitioned table, outermost first (kept as strings).
@@ -62,6 +68,8 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
     "balance_interval": ("date",),
     "balance_day": ("date",),
     "balance_month": ("month",),
+    **dict.fromkeys((t for t in TABLE_LAYERS if t.startswith("savings_")), ("month",)),
+    "savings_baselines": ("year",),
 }
 
 

@@ -84,7 +84,13 @@ def _quality_day_v2(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 #: (table, from_version) → the step to from_version + 1.
+def _meters_v2(frame: pl.DataFrame) -> pl.DataFrame:
+    """Meters 1 → 2: customer-system tags (none known until the meters are reloaded)."""
+    return frame.with_columns(pl.lit(None, pl.String).alias("tags"))
+
+
 MIGRATIONS: dict[tuple[str, int], Migration] = {
+    ("meters", 1): _meters_v2,
     ("quality_day", 1): _quality_day_v2,
     ("balance_day", 1): _balances_v2,
     ("balance_month", 1): _balances_v2,

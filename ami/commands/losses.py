@@ -65,18 +65,31 @@ def losses(
 def savings(
     *,
     month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
-    out: Annotated[Path, typer.Option(help="Output .csv or .parquet.")],
+    out: Annotated[Path, typer.Option(help="Per customer group: .csv or .parquet.")],
     lighting_out: Annotated[Path | None, typer.Option(help="Per lighting meter.")] = None,
+    plan_out: Annotated[Path | None, typer.Option(
+        help="The whole plan table: every target with its figure and verdict.")] = None,
 ) -> None:
-    """Consumption per customer group against the same month last year and the target."""
-    from models.savings import group_savings, lighting_compliance
+    """Every target of the province's saving plan for a month, with its verdict.
+
+    Builds the month's savings in gold when stale, prints the plan table and writes the
+    files of the command-line contract.
+    """
+    from ami.summary import plan_view
+    from models.savings.consumption import groups_of
+    from models.savings.jobs import savings_month
     from reports.files import write_frame
 
     settings = get_settings()
-    frame = group_savings(month, settings=settings)
-    write_frame(frame, out)
-    console.print(f"{frame.height} customer groups → {out}")
+    tables = savings_month(month, settings=settings)
+    console.print(plan_view(tables["savings_plan"], month=month))
+    groups = groups_of(tables["savings_groups"])
+    write_frame(groups, out)
+    console.print(f"{groups.height} customer groups → {out}")
     if lighting_out is not None:
-        lights = lighting_compliance(month, settings=settings)
+        lights = tables["savings_lighting"]
         write_frame(lights, lighting_out)
         console.print(f"{lights.height} lighting meters → {lighting_out}")
+    if plan_out is not None:
+        write_frame(tables["savings_plan"], plan_out)
+        console.print(f"{tables['savings_plan'].height} plan rows → {plan_out}")

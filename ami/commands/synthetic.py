@@ -15,6 +15,7 @@ from ami.commands.common import console, log_path, new_progress, parse_day
 from ami.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from ami.province import ProvinceSpec
     from pipelines.hes_api.simulator import Simulator
 
 
@@ -27,6 +28,9 @@ def demo(
     api: Annotated[bool, typer.Option(
         help="Deliver the readings through the head-end API simulator on 127.0.0.1 "
              "instead of as files.")] = False,
+    last_year: Annotated[bool, typer.Option(
+        help="Also deliver the report month of the year before (same province), so that "
+             "savings have their same-period baseline.")] = True,
 ) -> None:
     """Generate a synthetic province and run the whole chain through the Airflow DAGs."""
     from contextlib import ExitStack
@@ -39,9 +43,17 @@ def demo(
     settings = get_settings()
     first = parse_day(start)
     spec = ProvinceSpec(meters=meters, start=first, days=days, seed=seed)
-    _reset_if_other_province(spec, settings, api=api)
+    month = _last_full_month(first, days)
+    before = _same_month_last_year(spec, month) if last_year else None
+    _reset_if_other_province(spec, settings, api=api, before=before)
     began = time.monotonic()
     with new_progress() as progress, ExitStack() as stack:
+        if before is not None:  # first, so that this year's meters and truth files win
+            old = progress.add_task(f"Sinh dữ liệu cùng kỳ năm trước ({before.start:%Y-%m})",
+                                    total=before.days)
+            generate_province(
+                before, Path(settings.landing), settings.truth_dir / "last_year",
+                progress=lambda done, total: progress.update(old, completed=done, total=total))
         gen = progress.add_task("Sinh dữ liệu tỉnh mẫu (synthetic province)", total=days)
         summary = generate_province(
             spec, Path(settings.landing), settings.truth_dir,
@@ -50,7 +62,6 @@ def demo(
         ingest_params: dict[str, object] = {"landing": str(settings.landing)}
         if api:
             ingest_params["api_url"] = stack.enter_context(_head_end_simulator(settings)).url
-        month = _last_full_month(first, days)
         steps = progress.add_task("Chạy các DAG Airflow", total=len(CHAIN))
         log = log_path(settings, "demo")
 
@@ -117,7 +128,8 @@ def _head_end_simulator(settings: Settings) -> Iterator[Simulator]:
             os.environ.pop(TOKEN_ENV, None)
 
 
-def _reset_if_other_province(spec: object, settings: Settings, *, api: bool = False) -> None:
+def _reset_if_other_province(spec: object, settings: Settings, *, api: bool = False,
+                             before: object = None) -> None:
     """Start the demo's folders afresh when they hold another province (or delivery).
 
     The same spec regenerates identical files, so a rerun loads nothing new and shows the
@@ -128,7 +140,8 @@ def _reset_if_other_province(spec: object, settings: Settings, *, api: bool = Fa
     from dataclasses import asdict
 
     marker = settings.truth_dir / "spec.json"
-    wanted = json.dumps({**asdict(spec), "api": api},  # type: ignore[call-overload]
+    wanted = json.dumps({**asdict(spec), "api": api,  # type: ignore[call-overload]
+                         "last_year": asdict(before) if before else None},  # type: ignore[call-overload]
                         default=str, sort_keys=True)
     if marker.exists() and marker.read_text(encoding="utf-8") == wanted:
         return
@@ -137,6 +150,18 @@ def _reset_if_other_province(spec: object, settings: Settings, *, api: bool = Fa
         shutil.rmtree(folder, ignore_errors=True)
     settings.truth_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(wanted, encoding="utf-8")
+
+
+def _same_month_last_year(spec: ProvinceSpec, month: str) -> ProvinceSpec | None:
+    """The spec of ``month`` a year earlier (the same province), unless the span has it."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    first = date(int(month[:4]) - 1, int(month[5:7]), 1)
+    if first >= spec.start:
+        return None
+    following = (first + timedelta(days=32)).replace(day=1)
+    return replace(spec, start=first, days=(min(following, spec.start) - first).days)
 
 
 def _last_full_month(first: date, days: int) -> str:

@@ -21,7 +21,7 @@ METER_COLUMNS: dict[str, str] = {
     "customer_group": "text", "transformer_id": "text", "feeder_id": "text",
     "branch_id": "text", "commune": "text", "contracted_kw": "float",
     "solar_kwp": "float", "dr_participant": "bool", "valid_from": "timestamp",
-    "valid_to": "timestamp", "network_node": "text",
+    "valid_to": "timestamp", "network_node": "text", "tags": "text",
 }
 
 #: Columns that must exist in the CMIS table for the load to run.

@@ -13,7 +13,7 @@ import polars as pl
 from ami.errors import NoDataError
 from ami.reference import BRANCH_NAMES
 from ami.settings import Settings
-from models.savings import check_month, month_consumption
+from models.savings.consumption import check_month, month_consumption
 from reports.monthly.workbook import MonthlyReportPaths, build_monthly_report
 from warehouse import Warehouse
 from warehouse.catalog import stream_checksum

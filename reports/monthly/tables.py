@@ -24,7 +24,7 @@ from ami.reference import BRANCH_NAMES, CUSTOMER_GROUP_NAMES
 from ami.settings import Settings
 from ami.vocabulary import CustomerGroup, texts
 from models.figures import MICRO_DIGITS, from_micro_kwh, kwh_sum, micro_kwh
-from models.savings import check_month, target_pct
+from models.savings.consumption import check_month, target_pct
 
 #: The gold balance columns the loss table shows (warehouse schema ``balance_month``).
 BALANCE_COLUMNS = ("level", "node_id", "period", "energy_in_kwh", "energy_out_kwh", "loss_kwh",

@@ -37,7 +37,8 @@ def _silver(tmp: Path, province: Province) -> Settings:
     for (day,), part in readings.partition_by("date", as_dict=True).items():
         write_partition(part.select(list(schema_of("readings").polars)), "readings",
                         {"date": str(day)}, warehouse=wh, sort_by=("meter_id", "interval_end"))
-    meters = province.meters.with_columns(network_node=pl.lit(None, pl.String))
+    meters = province.meters.with_columns(network_node=pl.lit(None, pl.String),
+                                          tags=pl.lit(None, pl.String))
     write_table(meters.select(list(schema_of("meters").polars)), "meters", warehouse=wh)
     for day in wh.partitions("readings", "date"):
         build_day(day, settings=settings)  # the gold balances give the transformers' losses
