@@ -111,9 +111,11 @@ def dr_windows(spec: ProvinceSpec) -> dict[int, tuple[int, int]]:
 
 
 def peak_month_rules_apply(spec: ProvinceSpec, day: date) -> bool:
-    """Whether the plan's May–July rules hold on local ``day``: compliant advertising
-    lighting is cut in the evening peak, compliant street lights run at half power at
-    every hour (from ``saving_from``)."""
+    """Whether the plan's May–July rules hold on local ``day`` (from ``saving_from``).
+
+    Compliant advertising lighting is then cut in the evening peak, and compliant street
+    lights run at half power at every hour.
+    """
     return day >= spec.saving_from and day.month in PEAK_MONTHS
 
 
