@@ -8,7 +8,7 @@ whose partitions were not built from their current sources (the chain's one rule
 ``warehouse.catalog.is_stale``), so late data and corrected meters rebuild the month.
 
 Weather-normalised baselines are fitted once per meter and baseline year and kept in
-``savings_baselines`` (a fit costs about a second of one core); a month only predicts.
+``savings_baselines`` (a fit costs 2–4 s of one core); a month only predicts.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from warehouse.schemas import schema_of
 
 #: Version of the savings definitions: raising it rebuilds every savings month.
 DEFINITIONS_VERSION = 1
-#: Days of readings before the month a DR baseline may need (10 like days of one type).
-DR_LOOKBACK_DAYS = 45
 #: Meter-day partitions of the baseline year CalTRACK needs before any meter is fitted
 #: (its 90 % coverage rule; opendsm then checks each meter).
 BASELINE_DAYS_NEEDED = 329
@@ -54,7 +52,7 @@ def _periods(month: str) -> dict[str, tuple[date, date]]:
     return {"month": (first, last), "last_year": (year_before(first), year_before(last)),
             "ytd": (first.replace(month=1), last),
             "baseline_year": (date(first.year - 1, 1, 1), date(first.year - 1, 12, 31)),
-            "dr": (first - timedelta(days=DR_LOOKBACK_DAYS), last)}
+            "dr": (first - timedelta(days=demand_response.MAX_LOOKBACK_DAYS), last)}
 
 
 def savings_sources(warehouse: Warehouse, month: str) -> dict[str, str]:
@@ -108,11 +106,10 @@ def build_savings_month(month: str, *, settings: Settings) -> int:
         raise NoDataError(f"no silver readings for {month}", fix="ingest that month first")
     before = _readings(warehouse, *periods["last_year"])
     lights = customers.filter(pl.col("customer_group") == CustomerGroup.PUBLIC_LIGHTING)
-    tagged = customers.filter(pl.col("tags").fill_null("").str.contains("advertising"))
     lighting_table = lighting.lighting_compliance(now, lights, month=month, timezone=tz,
                                                   last_year=before)
-    advertising_table = lighting.advertising_compliance(now, tagged, month=month, timezone=tz,
-                                                        last_year=before)
+    advertising_table = lighting.advertising_compliance(now, customers, month=month,
+                                                        timezone=tz, last_year=before)
     customer_ids = meters.filter(pl.col("meter_role") == MeterRole.CUSTOMER)
     peak_days = peak.peak_demand(now, customer_ids, timezone=tz)
     peak_before = (peak.peak_demand(before, customer_ids, timezone=tz)
