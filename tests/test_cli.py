@@ -84,3 +84,23 @@ def test_demo_starts_afresh_only_for_another_province(settings: Settings) -> Non
     assert kept.exists()  # same province: files stay, the rerun loads nothing new
     _reset_if_other_province(ProvinceSpec(meters=11, start=date(2026, 10, 1), days=2), settings)
     assert not kept.exists()  # another province: no stale files mixed in
+
+
+def test_demo_delivers_the_report_month_of_the_year_before() -> None:
+    from datetime import date
+
+    from ami.commands.synthetic import _last_full_month, _same_month_last_year
+    from ami.province import ProvinceSpec
+
+    spec = ProvinceSpec(meters=10, start=date(2026, 9, 1), days=61)
+    month = _last_full_month(spec.start, spec.days)
+    before = _same_month_last_year(spec, month)
+    assert month == "2026-10" and before is not None
+    assert (before.start, before.days, before.seed, before.meters) == (
+        date(2025, 10, 1), 31, spec.seed, spec.meters)  # the same province, a year before
+    # a span that holds last year's month already needs nothing more
+    long = ProvinceSpec(meters=10, start=date(2025, 9, 1), days=426)
+    assert _same_month_last_year(long, _last_full_month(long.start, long.days)) is None
+    # the month before the span starts ends where the span begins
+    short = _same_month_last_year(ProvinceSpec(start=date(2025, 10, 20), days=400), "2026-10")
+    assert short is not None and (short.start, short.days) == (date(2025, 10, 1), 19)

@@ -265,7 +265,7 @@ def _lighting_rows(parts: PlanParts, peak_month: bool) -> list[dict[str, object]
         _row(
             "lighting_night",
             "Chiếu sáng công cộng: giảm 50 % công suất 23:00–04:00",
-            "public_lighting",
+            CustomerGroup.PUBLIC_LIGHTING.value,
             month,
             figure=share,
             unit="% meters",
@@ -283,7 +283,7 @@ def _lighting_rows(parts: PlanParts, peak_month: bool) -> list[dict[str, object]
             _row(
                 "lighting_all_hours",
                 "Chiếu sáng công cộng: giảm 50 % công suất mọi giờ (tháng 5–7)",
-                "public_lighting",
+                CustomerGroup.PUBLIC_LIGHTING.value,
                 month,
                 figure=share,
                 unit="% meters",
@@ -486,7 +486,7 @@ def _solar_rows(parts: PlanParts) -> list[dict[str, object]]:
         _row(
             "solar_offices",
             "Tỷ lệ công sở có điện mặt trời mái nhà ≈ 10 %",
-            "public_admin",
+            CustomerGroup.PUBLIC_ADMIN.value,
             month,
             figure=row["office_share_pct"],
             unit="%",
@@ -497,7 +497,7 @@ def _solar_rows(parts: PlanParts) -> list[dict[str, object]]:
         _row(
             "solar_households",
             "Tỷ lệ hộ gia đình có điện mặt trời mái nhà ≈ 10 %",
-            "residential",
+            CustomerGroup.RESIDENTIAL.value,
             month,
             figure=row["household_share_pct"],
             unit="%",

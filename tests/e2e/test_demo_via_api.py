@@ -18,7 +18,8 @@ def test_demo_pulls_the_readings_from_the_simulator(settings: Settings,
     from ami.cli import main
 
     monkeypatch.delenv("SOURCES__HES_API__TOKEN", raising=False)
-    args = ["demo", "--api", "--meters", "80", "--days", "32", "--start", "2026-09-01"]
+    args = ["demo", "--api", "--meters", "80", "--days", "32", "--start", "2026-09-01",
+            "--no-last-year"]
     assert main(args) == 0
     assert "SOURCES__HES_API__TOKEN" not in os.environ  # the throw-away token is gone
     landing, feed = Path(settings.landing), settings.data_dir / "hes"

@@ -221,10 +221,9 @@ def test_a_date_without_temperature_is_a_clear_error(synthetic, month_result) ->
     assert values[0] is not None and values[1] is None
 
 
-@pytest.mark.skipif(not REAL_FILE.exists(), reason="real household data not present")
-def test_real_data_evaluation_on_eight_households() -> None:
-    result = evaluate_real(REAL_FILE, households=8, one_season=False)
-    assert result["households"] == 8 and result["fitted"] >= 6
+def test_real_data_evaluation_on_four_households() -> None:
+    result = evaluate_real(REAL_FILE, households=4, one_season=False)
+    assert result["households"] == 4 and result["fitted"] >= 3
     for block in [*result["months"].values(), result["overall"]]:
         for method in ("caltrack", "naive"):
             assert math.isfinite(block[method]["cvrmse"]) and block[method]["cvrmse"] > 0

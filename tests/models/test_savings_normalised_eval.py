@@ -42,11 +42,11 @@ def test_caltrack_savings_within_1_pp_of_the_truth(
                                pl.col("kwh_import_registered").alias("kwh_import"))
     groups = actual.select("meter_id", "customer_group").unique()
     table, _ = group_savings_normalised(meter_days, temperature, groups, month=month,
-                                        timezone="Asia/Ho_Chi_Minh", sample_per_group=12)
+                                        timezone="Asia/Ho_Chi_Minh", sample_per_group=8)
     row = table.row(0, named=True)
     assert row["verdict"] == OK, row
     fitted = row["meters_fitted"]
-    assert fitted >= 8
+    assert fitted >= 6
     in_month = pl.col("date").dt.strftime("%Y-%m") == month
     true_now = actual.filter(in_month)["kwh_import_registered"].sum()
     true_without = counterfactual.filter(in_month)["kwh_import_registered"].sum()
