@@ -161,7 +161,10 @@ def _same_month_last_year(spec: ProvinceSpec, month: str) -> ProvinceSpec | None
     if first >= spec.start:
         return None
     following = (first + timedelta(days=32)).replace(day=1)
-    return replace(spec, start=first, days=(min(following, spec.start) - first).days)
+    # Parquet and no interval truth: the history month is there for its baseline only,
+    # and it costs a fraction of the gzip-compressed CSV files to write.
+    return replace(spec, start=first, days=(min(following, spec.start) - first).days,
+                   file_format="parquet", write_true_readings=False)
 
 
 def _last_full_month(first: date, days: int) -> str:
