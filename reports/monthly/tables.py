@@ -251,7 +251,8 @@ def consumption_table(
 ) -> pl.DataFrame:
     """Consumption per customer group and in total vs the same month last year.
 
-    Savings targets are those of the province's 2026 plan (``models.savings.target_pct``).
+    Savings targets are those of the province's 2026 plan
+    (``models.savings.consumption.target_pct``).
     Without last year's figures a row says so instead of inventing a baseline.
     """
     this = _group_sums(consumption, month, "now")
