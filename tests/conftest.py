@@ -9,10 +9,8 @@ from moto.server import ThreadedMotoServer
 from ami.settings import Settings, get_settings
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings whose every location is inside the test's temporary folder."""
-    data = tmp_path / "data"
+def isolated_settings(monkeypatch: pytest.MonkeyPatch, data: Path) -> Settings:
+    """Settings whose every location is inside ``data`` (also for module-scope fixtures)."""
     for key, value in {
         "AMI_DATA_DIR": data, "AMI_LANDING": data / "landing",
         "AMI_WAREHOUSE": data / "warehouse", "AMI_TRUTH_DIR": data / "truth",
@@ -20,7 +18,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     }.items():
         monkeypatch.setenv(key, str(value))
     get_settings.cache_clear()
-    yield get_settings()
+    return get_settings()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings whose every location is inside the test's temporary folder."""
+    yield isolated_settings(monkeypatch, tmp_path / "data")
     get_settings.cache_clear()
 
 

@@ -113,6 +113,15 @@ def _ids(meters: Frame) -> pl.LazyFrame:
     return meters.lazy().select(pl.col("meter_id").cast(pl.String)).unique()
 
 
+def _last_year_kw(last_year: Frame | None, ids: pl.LazyFrame, first: date, *, timezone: str,
+                  window: tuple[time, time], name: str) -> pl.LazyFrame:
+    """Each meter's mean power in ``window`` in the same month a year earlier (null: none)."""
+    if last_year is None:
+        return ids.with_columns(pl.lit(None, pl.Float64).alias(name))
+    before = date(first.year - 1, first.month, 1)
+    return _window_kw(_month_rows(last_year, ids, before, timezone), window, name)
+
+
 def lighting_compliance(readings: Frame, lights: Frame, *, month: str,
                         timezone: str = DEFAULT_TIMEZONE,
                         last_year: Frame | None = None) -> pl.DataFrame:
@@ -152,13 +161,9 @@ def lighting_compliance(readings: Frame, lights: Frame, *, month: str,
         mean_kw(in_window(pl.col("local"), EVENING_WINDOW)).alias("evening_kw"),
         pl.len().alias("n_readings"),
     ).join(lit_power, on="meter_id", how="left")
-    if last_year is not None:
-        before = date(first.year - 1, first.month, 1)
-        stats = stats.join(_window_kw(_month_rows(last_year, ids, before, timezone),
-                                      EVENING_WINDOW, "last_year_evening_kw"),
-                           on="meter_id", how="left")
-    else:
-        stats = stats.with_columns(pl.lit(None, pl.Float64).alias("last_year_evening_kw"))
+    stats = stats.join(_last_year_kw(last_year, ids, first, timezone=timezone,
+                                     window=EVENING_WINDOW, name="last_year_evening_kw"),
+                       on="meter_id", how="left")
     evening, night = pl.col("evening_kw"), pl.col("night_kw")
     last_evening, lit_kw = pl.col("last_year_evening_kw"), pl.col("lit_kw")
     peak_month = first.month in PEAK_MONTHS
@@ -233,13 +238,9 @@ def advertising_compliance(readings: Frame, meters_with_tag: Frame, *, month: st
     ids = _ids(tagged)
     stats = ids.join(_window_kw(_month_rows(readings, ids, first, timezone), PEAK_WINDOW,
                                 "peak_kw"), on="meter_id", how="left")
-    if last_year is not None:
-        before = date(first.year - 1, first.month, 1)
-        stats = stats.join(_window_kw(_month_rows(last_year, ids, before, timezone),
-                                      PEAK_WINDOW, "last_year_peak_kw"),
-                           on="meter_id", how="left")
-    else:
-        stats = stats.with_columns(pl.lit(None, pl.Float64).alias("last_year_peak_kw"))
+    stats = stats.join(_last_year_kw(last_year, ids, first, timezone=timezone,
+                                     window=PEAK_WINDOW, name="last_year_peak_kw"),
+                       on="meter_id", how="left")
     this, last = pl.col("peak_kw"), pl.col("last_year_peak_kw")
     cut = pl.when(last > 0).then(100 * (last - this) / last)
     verdict = (

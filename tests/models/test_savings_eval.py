@@ -20,6 +20,7 @@ import pytest
 from ami.cli import main
 from ami.province import ProvinceSpec, generate_province
 from ami.settings import Settings, get_settings
+from tests.conftest import isolated_settings
 from warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
@@ -36,14 +37,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
     root = tmp_path_factory.mktemp("savings_eval")
     data = root / "data"
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "AMI_DATA_DIR": data, "AMI_LANDING": data / "landing",
-            "AMI_WAREHOUSE": data / "warehouse", "AMI_TRUTH_DIR": data / "truth",
-            "AMI_REPORTS_DIR": data / "reports", "AMI_AIRFLOW_HOME": data / "airflow",
-        }.items():
-            patch.setenv(key, str(value))
-        get_settings.cache_clear()
-        settings = get_settings()
+        settings = isolated_settings(patch, data)
         landing = Path(settings.landing)
         generate_province(LAST_YEAR, landing, root / "truth_2025")
         generate_province(THIS_YEAR, landing, root / "truth_2026")  # its meters.csv wins

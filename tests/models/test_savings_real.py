@@ -14,6 +14,7 @@ import pytest
 
 from ami.cli import main
 from ami.settings import Settings, get_settings
+from tests.conftest import isolated_settings
 from tests.realdata import real_readings
 
 pytestmark = pytest.mark.slow
@@ -26,14 +27,8 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, pl.Dat
     root = tmp_path_factory.mktemp("savings_real")
     data = root / "data"
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "AMI_DATA_DIR": data, "AMI_LANDING": data / "landing",
-            "AMI_WAREHOUSE": data / "warehouse", "AMI_TRUTH_DIR": data / "truth",
-            "AMI_REPORTS_DIR": data / "reports", "AMI_AIRFLOW_HOME": data / "airflow",
-            "AMI_TIMEZONE": "Europe/London",
-        }.items():
-            patch.setenv(key, str(value))
-        get_settings.cache_clear()
+        patch.setenv("AMI_TIMEZONE", "Europe/London")
+        settings = isolated_settings(patch, data)
         readings = real_readings(first=FIRST, days=31)  # January
         landing = root / "landing"
         landing.mkdir()
@@ -42,7 +37,6 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, pl.Dat
         for month in ("2013-01",):
             assert main(["savings", "--month", month, "--out", str(root / f"{month}.csv"),
                          "--plan-out", str(root / f"plan-{month}.csv")]) == 0
-        settings = get_settings()
     get_settings.cache_clear()
     return settings, readings
 
